@@ -1,0 +1,1 @@
+"""The semi-supervised network of "Take an Emotion Walk": model, losses, training, evaluation."""

@@ -1,0 +1,53 @@
+"""`import-mocap`: motion-capture folders or Emotion-Gait h5 files -> one gait dataset file."""
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+from pose_lifting import dataset, mocap
+from pose_lifting.dataset import GaitSet
+from pose_lifting.gait import GaitConfig
+
+
+def import_mocap(sources: list[str], out: str, cfg: GaitConfig = GaitConfig(), workers: int = 1,
+                 progress: bool = False) -> dict:
+    """Import every gait take below each source path and write them to `out`.
+
+    Returns a summary: counts of takes, labeled/unlabeled gaits, skipped takes by reason.
+    """
+    from tqdm import tqdm
+
+    sets, skipped, first = [], Counter(), None
+    takes = 0
+    for src in sources:
+        n = len([t for t in mocap.find_takes(src) if t.is_gait or not t.content])
+        for take, gs, why in tqdm(mocap.iter_bandai(src, cfg, workers), total=n, disable=not progress,
+                                  desc=f"import {Path(src).name}", unit="take"):
+            takes += 1
+            if gs is None:
+                skipped[why.split(":", 1)[0]] += 1
+                first = first or why.split(": ", 1)[1]
+            else:
+                sets.append(gs)
+    if not sets:
+        raise mocap.ImportError_(f"no gait could be imported from {', '.join(sources)}: {first}")
+    gs = GaitSet.concat(sets)
+    dataset.save(gs, out, cfg)
+    return summary(gs, takes=takes, skipped=dict(skipped))
+
+
+def import_emotion_gait(features: str, labels: str | None, label_order: str, out: str, fps: float,
+                        cfg: GaitConfig = GaitConfig()) -> dict:
+    order = mocap.parse_label_order(label_order)
+    gs, skipped = mocap.import_emotion_gait(features, labels, order, fps, cfg)
+    if not len(gs):
+        raise mocap.ImportError_(f"no gait could be imported from {features}")
+    dataset.save(gs, out, cfg, label_order=",".join(order))
+    return summary(gs, takes=len(set(gs.recording)), skipped={s: 1 for s in skipped})
+
+
+def summary(gs: GaitSet, **extra) -> dict:
+    lab = gs.labeled
+    return dict(gaits=len(gs), labeled=int(lab.sum()), unlabeled=int((~lab).sum()),
+                recordings=len(set(gs.recording)),
+                labeled_recordings=len(set(gs.recording[lab])), **extra)

@@ -1,0 +1,150 @@
+"""The gait dataset file: HDF5 through h5py, one row per gait window.
+
+Datasets (N gaits):
+    positions   (N, 48, 21, 3) float32  metres, normalised ELMD-21
+    rotations   (N, 48, 21, 4) float32  unit quaternions (w, x, y, z), frame 0 -> t
+    features    (N, 48, 18)    float32  affective features (Table 1)
+    labels      (N, 4)         float32  probabilities over EMOTIONS; NaN rows = unlabeled
+    recording   (N,)           str      id naming the whole take (the unit of every split)
+    source      (N,)           str      source file path
+    start, end  (N,)           float64  window span in source frames
+    fps         (N,)           float32  source frame rate
+    stretched   (N,)           bool     recording shorter than a window, time-stretched
+    quality     (N,)           str      JSON quality figures ("{}" for motion capture)
+Attributes: format_version, emotions, joints, features, T, window_s, hop_s, canonical.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .features import FEATURE_NAMES
+from .gait import GaitConfig, Gait
+from .skeletons import ELMD21
+
+FORMAT_VERSION = 1
+EMOTIONS = ("happy", "sad", "angry", "neutral")
+
+_STR_FIELDS = ("recording", "source", "quality")
+_NUM_FIELDS = {"start": np.float64, "end": np.float64, "fps": np.float32, "stretched": bool}
+
+
+@dataclass
+class GaitSet:
+    """Gaits in memory, the arrays named as in the file (see module docstring)."""
+
+    positions: np.ndarray
+    rotations: np.ndarray
+    features: np.ndarray
+    labels: np.ndarray
+    recording: np.ndarray
+    source: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    fps: np.ndarray
+    stretched: np.ndarray
+    quality: np.ndarray
+    attrs: dict = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def labeled(self) -> np.ndarray:
+        """(N,) bool"""
+        return ~np.isnan(self.labels).any(axis=1)
+
+    def subset(self, idx) -> "GaitSet":
+        idx = np.asarray(idx)
+        kw = {k: getattr(self, k)[idx] for k in _ARRAYS}
+        return GaitSet(**kw, attrs=dict(self.attrs))
+
+    @staticmethod
+    def concat(sets: list["GaitSet"]) -> "GaitSet":
+        sets = [s for s in sets if len(s)] or sets[:1]
+        kw = {k: np.concatenate([getattr(s, k) for s in sets]) for k in _ARRAYS}
+        return GaitSet(**kw, attrs=dict(sets[0].attrs))
+
+    @staticmethod
+    def from_gaits(gaits: list[Gait], labels, recording: str, source: str, fps: float,
+                   quality: dict | None = None) -> "GaitSet":
+        """Rows for the gaits of one recording. labels: (4,) probabilities or None."""
+        n = len(gaits)
+        lab = np.full((n, len(EMOTIONS)), np.nan, np.float32) if labels is None else \
+            np.tile(np.asarray(labels, np.float32), (n, 1))
+        q = json.dumps(quality or {}, sort_keys=True)
+        return GaitSet(
+            positions=np.stack([g.positions for g in gaits]).astype(np.float32),
+            rotations=np.stack([g.rotations for g in gaits]).astype(np.float32),
+            features=np.stack([g.features for g in gaits]).astype(np.float32),
+            labels=lab,
+            recording=np.array([recording] * n, dtype=object),
+            source=np.array([source] * n, dtype=object),
+            start=np.array([g.start for g in gaits]), end=np.array([g.end for g in gaits]),
+            fps=np.full(n, fps, np.float32), stretched=np.array([g.stretched for g in gaits]),
+            quality=np.array([q] * n, dtype=object),
+        )
+
+    @staticmethod
+    def empty(t: int = 48) -> "GaitSet":
+        return GaitSet(np.zeros((0, t, 21, 3), np.float32), np.zeros((0, t, 21, 4), np.float32),
+                       np.zeros((0, t, 18), np.float32), np.zeros((0, 4), np.float32),
+                       *(np.zeros(0, dtype=object) for _ in range(2)), np.zeros(0), np.zeros(0),
+                       np.zeros(0, np.float32), np.zeros(0, bool), np.zeros(0, dtype=object))
+
+
+_ARRAYS = ("positions", "rotations", "features", "labels", "recording", "source", "start", "end",
+           "fps", "stretched", "quality")
+
+
+def save(gs: GaitSet, path: str | Path, cfg: GaitConfig = GaitConfig(), **extra_attrs) -> None:
+    """Write atomically: a temporary file beside the target, then os.replace."""
+    import h5py
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with h5py.File(tmp, "w") as f:
+        for k in ("positions", "rotations", "features", "labels"):
+            f.create_dataset(k, data=getattr(gs, k), compression="gzip", compression_opts=4,
+                             chunks=True if len(gs) else None)
+        for k in _STR_FIELDS:
+            f.create_dataset(k, data=np.asarray(getattr(gs, k), dtype=object),
+                             dtype=h5py.string_dtype())
+        for k, dt in _NUM_FIELDS.items():
+            f.create_dataset(k, data=np.asarray(getattr(gs, k), dtype=dt))
+        f.attrs.update(dict(format_version=FORMAT_VERSION, emotions=list(EMOTIONS),
+                            joints=list(ELMD21.joints), features=list(FEATURE_NAMES), T=cfg.t,
+                            window_s=cfg.window_s, hop_s=cfg.hop_s, canonical=cfg.canonical))
+        f.attrs.update({k: v for k, v in extra_attrs.items()})
+    os.replace(tmp, path)
+
+
+class DatasetError(ValueError):
+    pass
+
+
+def load(path: str | Path) -> GaitSet:
+    """Read a gait dataset file written by save()."""
+    import h5py
+
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{path}: no such dataset file")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format_version") != FORMAT_VERSION:
+                raise DatasetError(f"{path}: not a gait dataset of format {FORMAT_VERSION}")
+            kw = {k: f[k][()] for k in ("positions", "rotations", "features", "labels")}
+            for k in _STR_FIELDS:
+                kw[k] = np.array([s.decode() if isinstance(s, bytes) else s for s in f[k][()]], dtype=object)
+            for k in _NUM_FIELDS:
+                kw[k] = f[k][()]
+            attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}
+    except OSError as e:
+        raise DatasetError(f"{path}: unreadable HDF5 ({e})") from None
+    return GaitSet(**kw, attrs=attrs)

@@ -1,0 +1,46 @@
+"""Shared fixtures. Tests that need ../shared skip with a reason when it is absent."""
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("GAIT_SHARED", ROOT.parent / "shared"))
+BANDAI = SHARED / "data" / "bandai-namco"
+EMOTION_GAIT = SHARED / "data" / "emotion-gait"
+MEDIA = SHARED / "media"
+SAMPLE_VIDEO = ROOT / "assets" / "sports2d_demo.mp4"
+
+needs_shared = pytest.mark.skipif(not BANDAI.is_dir(), reason=f"needs ../shared (not found at {SHARED})")
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    random.seed(0)
+    np.random.seed(0)
+    try:
+        import torch
+        torch.manual_seed(0)
+    except ImportError:
+        pass
+
+
+def run_cli(*args, timeout=600, **kw):
+    """Run `python -m pipeline ARGS`; returns CompletedProcess with text output."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("PIPELINE_DEBUG", None)
+    return subprocess.run([sys.executable, "-m", "pipeline", *map(str, args)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def assert_clean_error(proc):
+    """Non-zero exit, one `error:` line on stderr, no traceback."""
+    assert proc.returncode != 0, proc.stdout
+    err = proc.stderr.strip().splitlines()
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert err and err[-1].startswith("error: "), proc.stderr
+    assert len([l for l in err if l.startswith("error:")]) == 1

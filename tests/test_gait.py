@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+from scipy.interpolate import interp1d
+
+from conftest import BANDAI, EMOTION_GAIT, needs_shared
+from pose_lifting import gait
+from pose_lifting.gait import GaitConfig, TooShortError
+from pose_lifting.skeletons import ELMD21, ELMD21_BONE_LENGTHS
+
+
+def synthetic_walk(n=90, fps=30.0, seed=0):
+    """A (n, 21, 3) body that moves forward along +X with swinging limbs."""
+    from test_features import POSE
+    base = np.array([POSE[k] for k in ELMD21.joints], float)
+    t = np.arange(n) / fps
+    out = np.repeat(base[None], n, 0)
+    swing = 0.15 * np.sin(2 * np.pi * t)[:, None]
+    for name in ("l_knee", "l_heel", "l_toe", "r_hand", "r_hand_index"):
+        out[:, ELMD21.index(name), 2] += swing[:, 0]
+    for name in ("r_knee", "r_heel", "r_toe", "l_hand", "l_hand_index"):
+        out[:, ELMD21.index(name), 2] -= swing[:, 0]
+    # the body faces +Z in POSE; turn it to face +X and walk that way
+    rot = np.array([[0, 0, 1], [0, 1, 0], [-1, 0, 0]], float)
+    out = out @ rot.T
+    out[..., 0] += 1.2 * t[:, None]
+    return out + np.random.default_rng(seed).normal(scale=1e-3, size=out.shape)
+
+
+def test_windows_cover_the_recording():
+    spans = gait.window_starts(151, 30.0, GaitConfig(window_s=2.0, hop_s=0.5))
+    assert spans[0] == (0.0, 60.0) and spans[-1][1] <= 150
+    assert len(spans) == 7
+    # shorter than a window: one stretched window; far shorter: a clear error
+    assert gait.window_starts(40, 30.0) == [(0.0, 39.0)]
+    with pytest.raises(TooShortError, match="at least 1.00 s"):
+        gait.window_starts(20, 30.0)
+
+
+def test_quaternions_unit_and_identity_at_t0():
+    g = gait.gaits_from_recording(synthetic_walk(), 30.0)[0]
+    assert g.rotations.shape == (48, 21, 4) and g.features.shape == (48, 18)
+    np.testing.assert_allclose(np.linalg.norm(g.rotations, axis=-1), 1, atol=1e-5)
+    np.testing.assert_allclose(g.rotations[0], np.tile([1, 0, 0, 0], (21, 1)), atol=1e-5)
+    assert np.abs(g.rotations[1:, :, 1:]).max() > 0.05  # something does rotate
+
+
+def test_rotations_carry_first_frame_bones_onto_frame_t():
+    from pose_lifting.quaternion import qrot
+    g = gait.gaits_from_recording(synthetic_walk(), 30.0)[0]
+    p = g.positions.astype(np.float64)
+    par = np.array(ELMD21.parents[1:])
+    b0, bt = p[0, 1:] - p[0, par], p[:, 1:] - p[:, par]
+    got = qrot(g.rotations[:, 1:].astype(np.float64), np.broadcast_to(b0, bt.shape))
+    np.testing.assert_allclose(got, bt, atol=2e-4)
+
+
+def test_normalised_and_canonical():
+    g = gait.gaits_from_recording(synthetic_walk(), 30.0)[0]
+    p = g.positions
+    assert np.abs(p[0, 0, [0, 2]]).max() < 1e-5
+    assert p[-1, 0, 2] > 1.5 and abs(p[-1, 0, 0]) < 0.05  # walks along +Z after normalisation
+    for par, j in ELMD21.bones:
+        L = np.linalg.norm(p[:, j] - p[:, par], axis=-1)
+        np.testing.assert_allclose(L, ELMD21_BONE_LENGTHS[ELMD21.joints[j]], atol=1e-5)
+
+
+def test_resampling_is_by_time():
+    rec30 = synthetic_walk(n=121, fps=30.0)
+    # a 60 fps copy of the same motion
+    t60 = np.arange(241) / 60.0
+    rec60 = interp1d(np.arange(121) / 30.0, rec30, axis=0, kind="cubic")(t60)
+    g30 = gait.gaits_from_recording(rec30, 30.0)
+    g60 = gait.gaits_from_recording(rec60, 60.0)
+    assert len(g30) == len(g60)
+    for a, b in zip(g30, g60):
+        assert b.start == pytest.approx(2 * a.start)
+        np.testing.assert_allclose(a.positions, b.positions, atol=5e-3)
+        np.testing.assert_allclose(a.features, b.features, atol=0.05)
+
+
+@needs_shared
+def test_resampling_a_real_take_at_60fps():
+    from pose_lifting.mocap import bandai_positions
+    rec, fps = bandai_positions(BANDAI / "dataset-1" / "data" / "dataset-1_walk_angry_001.bvh")
+    n = rec.shape[0]
+    rec60 = interp1d(np.arange(n), rec, axis=0, kind="cubic")(np.arange(2 * n - 1) / 2)
+    for a, b in zip(gait.gaits_from_recording(rec, fps), gait.gaits_from_recording(rec60, 2 * fps)):
+        np.testing.assert_allclose(a.positions, b.positions, atol=1e-2)
+        dot = np.abs((a.rotations.astype(float) * b.rotations).sum(-1)).clip(0, 1)
+        angle = np.degrees(2 * np.arccos(dot))  # geodesic difference per joint and step
+        assert angle.mean() < 0.5 and angle.max() < 10
+
+
+@needs_shared
+def test_emotion_gait_sample_import():
+    from pose_lifting.mocap import import_emotion_gait, parse_label_order
+    gs, skipped = import_emotion_gait(EMOTION_GAIT / "sample_features.h5", EMOTION_GAIT / "sample_lables.h5",
+                                      parse_label_order("step"))
+    assert len(gs) == 3 and not skipped and gs.stretched.all()
+    # the explicit order decides each class: label k becomes order[k]
+    import h5py
+    from pose_lifting.dataset import EMOTIONS
+    with h5py.File(EMOTION_GAIT / "sample_lables.h5") as f:
+        raw = {k.removesuffix(".csv"): int(f[k][()]) for k in f}
+    for order_name in ("step", "hsan"):
+        order = parse_label_order(order_name)
+        gs, _ = import_emotion_gait(EMOTION_GAIT / "sample_features.h5", EMOTION_GAIT / "sample_lables.h5", order)
+        for rec, lab in zip(gs.recording, gs.labels):
+            assert EMOTIONS[int(np.argmax(lab))] == order[raw[rec.split("/")[1]]]
+    with pytest.raises(ValueError):
+        parse_label_order("happy,sad,angry")
