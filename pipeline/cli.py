@@ -95,3 +95,11 @@ def main(argv: list[str] | None = None) -> None:
         print(f"error: {msg}", file=sys.stderr)
         code = 2 if isinstance(e, (ValueError, FileNotFoundError, OSError)) else 1
     sys.exit(code)
+
+
+def _register_all() -> None:
+    from . import training
+    _EXTRA.append(training.register)
+
+
+_register_all()

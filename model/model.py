@@ -1,0 +1,185 @@
+"""The network of "Take an Emotion Walk" (Bhattacharya et al., ECCV 2020), sections 3-4.
+
+    quaternions (B, T, J, 4)
+      Encoder: GRU(2 layers) over all joints -> a feature per joint and step (B, T, J, H)
+               -> one linear unit per joint -> learned part pooling (vector addition then a
+               linear layer per part: torso, arms, legs) -> learned body pooling -> linear
+               -> embedding (B, T, E); its first A = 18 dims are tied to the affective features
+      Decoder: embedding -> 5 part linears (un-pooling) -> repeated to their joints
+               -> GRU_1 reconstructs the joint rotations at the first step (B, J, 4)
+               -> GRU_2 predicts steps 2..T, fed the true previous step with probability
+                  `teacher_forcing` (curriculum, decays x0.995 per epoch) or its own output
+      Classifier: flattened embedding (B, T*E) -> 3 linear layers -> C probabilities (softmax);
+               a class is predicted when its probability exceeds 1/C.
+
+Linear layers use ELU, batch norm and dropout 0.1 except the output layers (paper 4.4).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from pose_lifting.skeletons import ELMD21
+
+
+@dataclass
+class ModelConfig:
+    n_joints: int = 21          # J, ELMD-21
+    t: int = 48                 # T, steps per gait
+    joint_hidden: int = 8       # GRU features per joint (the GRU's hidden size is J * this)
+    joint_dim: int = 16         # output of each per-joint linear unit
+    part_dim: int = 32          # output of each body-part linear layer
+    embed_dim: int = 32         # E, embedding per step
+    n_affective: int = 18       # A, leading embedding dims tied to affective features
+    n_classes: int = 4          # C
+    cls_hidden: tuple = (128, 32)  # widths of the classifier's first two linear layers
+    dropout: float = 0.1
+    parts: dict = field(default_factory=lambda: {k: list(v) for k, v in ELMD21.part_indices().items()})
+
+
+class Dense(nn.Module):
+    """Linear -> batch norm -> ELU -> dropout, over the last dimension of any shape."""
+
+    def __init__(self, d_in: int, d_out: int, dropout: float):
+        super().__init__()
+        self.lin = nn.Linear(d_in, d_out)
+        self.bn = nn.BatchNorm1d(d_out)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape[:-1]
+        y = self.bn(self.lin(x).reshape(-1, self.lin.out_features))
+        return self.drop(F.elu(y)).reshape(*shape, -1)
+
+
+class JointLinear(nn.Module):
+    """An independent linear unit per joint. (B, T, J, d_in) -> (B, T, J, d_out)."""
+
+    def __init__(self, n_joints: int, d_in: int, d_out: int):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(n_joints, d_in, d_out) / d_in ** 0.5)
+        self.b = nn.Parameter(torch.zeros(n_joints, d_out))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.einsum("btji,jio->btjo", x, self.w) + self.b
+
+
+class Encoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        J, H = cfg.n_joints, cfg.joint_hidden
+        self.cfg = cfg
+        self.gru = nn.GRU(J * 4, J * H, num_layers=2, batch_first=True)
+        self.joint = JointLinear(J, H, cfg.joint_dim)
+        self.parts = nn.ModuleDict({k: Dense(cfg.joint_dim, cfg.part_dim, cfg.dropout) for k in cfg.parts})
+        self.body = Dense(cfg.part_dim, cfg.part_dim, cfg.dropout)
+        self.out = nn.Linear(cfg.part_dim, cfg.embed_dim)
+
+    def forward(self, q: torch.Tensor) -> torch.Tensor:
+        """q: (B, T, J, 4) -> embedding (B, T, E)."""
+        B, T, J, _ = q.shape
+        h, _ = self.gru(q.reshape(B, T, J * 4))                 # (B, T, J*H)
+        u = F.elu(self.joint(h.reshape(B, T, J, -1)))            # (B, T, J, joint_dim)
+        parts = [self.parts[k](u[:, :, idx].sum(2)) for k, idx in self.cfg.parts.items()]  # 5 x (B, T, P)
+        body = self.body(torch.stack(parts, 0).sum(0))           # (B, T, P)
+        return self.out(body)                                    # (B, T, E)
+
+
+class Decoder(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        J, H = cfg.n_joints, cfg.joint_hidden
+        self.cfg = cfg
+        self.parts = nn.ModuleDict({k: Dense(cfg.embed_dim, cfg.part_dim, cfg.dropout) for k in cfg.parts})
+        owner = torch.zeros(J, dtype=torch.long)
+        for i, idx in enumerate(cfg.parts.values()):
+            owner[idx] = i
+        self.register_buffer("owner", owner, persistent=False)  # part index of each joint
+        self.gru1 = nn.GRU(J * cfg.part_dim, J * H, batch_first=True)
+        self.first = nn.Linear(J * H, J * 4)
+        self.gru2 = nn.GRUCell(J * 4, J * H)
+        self.step = nn.Linear(J * H, J * 4)
+
+    def forward(self, z: torch.Tensor, target: torch.Tensor | None = None,
+                teacher_forcing: float = 0.0) -> torch.Tensor:
+        """z: (B, T, E); target: (B, T, J, 4) true rotations for teacher forcing.
+
+        Returns reconstructed rotations (B, T, J, 4), not normalised (the quaternion loss
+        asks them to be unit).
+        """
+        B, T, _ = z.shape
+        J = self.cfg.n_joints
+        parts = torch.stack([self.parts[k](z) for k in self.cfg.parts], 2)   # (B, T, 5, P)
+        joints = parts[:, :, self.owner]                                      # (B, T, J, P) un-pooled
+        out1, h = self.gru1(joints.reshape(B, T, -1))                         # (B, T, J*H)
+        q = self.first(out1[:, -1])                                           # (B, J*4) step 1
+        h = h[0]
+        steps = [q]
+        for t in range(1, T):
+            prev = q
+            if target is not None and teacher_forcing > 0:
+                use_true = (torch.rand(B, 1, device=z.device) < teacher_forcing).to(z.dtype)
+                prev = use_true * target[:, t - 1].reshape(B, -1) + (1 - use_true) * q
+            h = self.gru2(prev, h)
+            q = prev + self.step(h)                                           # residual step
+            steps.append(q)
+        return torch.stack(steps, 1).reshape(B, T, J, 4)
+
+
+class Classifier(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        d = cfg.t * cfg.embed_dim
+        self.l1 = Dense(d, cfg.cls_hidden[0], cfg.dropout)
+        self.l2 = Dense(cfg.cls_hidden[0], cfg.cls_hidden[1], cfg.dropout)
+        self.l3 = nn.Linear(cfg.cls_hidden[1], cfg.n_classes)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """z: (B, T, E) -> class logits (B, C); softmax gives the label probabilities."""
+        return self.l3(self.l2(self.l1(z.flatten(1))))
+
+
+class EmotionWalkNet(nn.Module):
+    def __init__(self, cfg: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+        self.classifier = Classifier(cfg)
+
+    def forward(self, q: torch.Tensor, teacher_forcing: float = 0.0, decode: bool = True):
+        """q: (B, T, J, 4) unit quaternions.
+
+        Returns dict: embedding (B, T, E), affective (B, T, A) (the tied leading dims),
+        logits (B, C), probs (B, C) and, when decode, recon (B, T, J, 4).
+        """
+        assert q.shape[1:] == (self.cfg.t, self.cfg.n_joints, 4), q.shape
+        z = self.encoder(q)
+        logits = self.classifier(z)
+        out = dict(embedding=z, affective=z[..., :self.cfg.n_affective], logits=logits,
+                   probs=logits.softmax(-1))
+        if decode:
+            out["recon"] = self.decoder(z, q, teacher_forcing)
+        return out
+
+    @torch.no_grad()
+    def predict(self, q: torch.Tensor) -> torch.Tensor:
+        """(B, T, J, 4) -> (B, C) label probabilities, in eval mode, no decoding."""
+        was = self.training
+        self.eval()
+        p = self.forward(q, decode=False)["probs"]
+        self.train(was)
+        return p
+
+
+def config_dict(cfg: ModelConfig) -> dict:
+    d = asdict(cfg)
+    d["cls_hidden"] = list(d["cls_hidden"])
+    return d
+
+
+def n_params(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
