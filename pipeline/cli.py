@@ -81,8 +81,28 @@ def build_parser() -> argparse.ArgumentParser:
 _EXTRA: list = []  # subcommand registrars added by the other modules (see bottom)
 
 
+def _route_native_stderr() -> None:
+    """Keep Python's stderr (our messages, tqdm) on the terminal, and send what native
+    libraries write straight to file descriptor 2 (MediaPipe's C++ logs) to /dev/null."""
+    if os.environ.get("PIPELINE_DEBUG"):
+        return
+    try:
+        sys.stderr.flush()
+        keep = os.dup(2)
+        os.set_inheritable(keep, False)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
+        sys.stderr = os.fdopen(keep, "w", buffering=1, errors="backslashreplace")
+    except OSError:
+        pass
+
+
 def main(argv: list[str] | None = None) -> None:
+    import warnings
+    warnings.filterwarnings("ignore", category=UserWarning, module="google.protobuf")
     args = build_parser().parse_args(argv)
+    _route_native_stderr()
     try:
         code = args.func(args)
     except KeyboardInterrupt:
@@ -98,8 +118,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register_all() -> None:
-    from . import training
-    _EXTRA.append(training.register)
+    from . import run, training
+    _EXTRA.extend([run.register, training.register])
 
 
 _register_all()

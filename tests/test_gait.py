@@ -11,7 +11,8 @@ from pose_lifting.skeletons import ELMD21, ELMD21_BONE_LENGTHS
 def synthetic_walk(n=90, fps=30.0, seed=0):
     """A (n, 21, 3) body that moves forward along +X with swinging limbs."""
     from test_features import POSE
-    base = np.array([POSE[k] for k in ELMD21.joints], float)
+    pose = dict(POSE, r_heel=(-0.1, 0, 0), r_toe=(-0.1, 0, 0.2))  # both legs straight
+    base = np.array([pose[k] for k in ELMD21.joints], float)
     t = np.arange(n) / fps
     out = np.repeat(base[None], n, 0)
     swing = 0.15 * np.sin(2 * np.pi * t)[:, None]

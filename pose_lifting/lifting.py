@@ -1,0 +1,271 @@
+"""Video -> 3D ELMD-21 walking segments: the shared path of `run`, `harvest` and `render`.
+
+    frames (OpenCV) -> PoseFrame per frame (MediaPipe) -> landmarks (N, 33, 3) with NaN gaps
+      -> gaps <= MAX_GAP_S interpolated, longer gaps split the track into segments
+      -> retarget to ELMD-21 (N, 21, 3) -> Savitzky-Golay smoothing over SMOOTH_S
+      -> Segment(positions (n, 21, 3) metres, fps, first frame)
+
+Choosing the walker. MediaPipe's legacy pose follows one person. `--roi x,y,w,h`
+restricts the search to a box. Without one, `auto_roi()` looks at a few frames spread
+over the video through the full frame and four overlapping crops (top, bottom, left,
+right 65 %) and keeps the crop whose detections are the largest and most visible person
+(the closest, the one the camera follows); ties go to the full frame.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+from scipy.signal import savgol_filter
+
+from .pose import MediaPipePose, PoseEstimator, PoseFrame
+from .skeletons import MEDIAPIPE33, retarget
+from .video import VideoInfo, probe, read_frames
+
+MAX_GAP_S = 0.5       # longer runs of missing frames split the track
+SMOOTH_S = 0.23       # Savitzky-Golay window, seconds (7 frames at 30 fps)
+MIN_VISIBILITY = 0.5  # mean visibility of the body's core landmarks for a frame to count
+MAX_SIDE = 960        # frames are downscaled to this longer side before pose (MediaPipe
+                      # resizes to 256 px internally, so nothing is lost)
+CORE = MEDIAPIPE33.indices(["left_shoulder", "right_shoulder", "left_hip", "right_hip",
+                            "left_knee", "right_knee", "left_ankle", "right_ankle"])
+
+ROI = tuple[int, int, int, int]
+
+
+@dataclass
+class Track:
+    """Per-frame pose of the followed person, on the processed frames.
+
+    frames:     (N,) int     frame indices in the video
+    world:      (N, 33, 3)   metres, Y up, NaN where no usable pose
+    image:      (N, 33, 2)   pixels in the original frame size, NaN where none
+    visibility: (N, 33)      0 where none
+    fps:        frame rate of the processed frames (video fps / stride)
+    """
+
+    frames: np.ndarray
+    world: np.ndarray
+    image: np.ndarray
+    visibility: np.ndarray
+    fps: float
+    roi: ROI | None = None
+
+
+@dataclass
+class Segment:
+    """A contiguous stretch of tracked pose. positions: (n, 21, 3) ELMD-21 metres."""
+
+    positions: np.ndarray
+    frames: np.ndarray   # (n,) video frame index of each row
+    fps: float
+    interpolated: float  # share of rows filled by interpolation
+    visibility: float    # mean core visibility over the observed rows
+
+    @property
+    def duration(self) -> float:
+        return (len(self.frames) - 1) / self.fps
+
+
+def parse_roi(text: str) -> ROI:
+    try:
+        x, y, w, h = (int(round(float(v))) for v in text.split(","))
+    except ValueError:
+        raise ValueError(f"--roi must be x,y,w,h in pixels, got {text!r}") from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise ValueError(f"--roi {text!r}: width and height must be positive and x, y non-negative")
+    return x, y, w, h
+
+
+def clamp_roi(roi: ROI, width: int, height: int) -> ROI:
+    x, y, w, h = roi
+    x, y = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
+    return x, y, max(1, min(w, width - x)), max(1, min(h, height - y))
+
+
+def auto_roi(path: str, info: VideoInfo, samples: int = 6, make: Callable[[], PoseEstimator] | None = None,
+             max_side: int = MAX_SIDE) -> ROI | None:
+    """Pick the crop that holds the walker (see module docstring). None means the full frame."""
+    make = make or (lambda: MediaPipePose(static=True))
+    s = min(1.0, max_side / max(info.width, info.height))
+    W, H = round(info.width * s), round(info.height * s)
+    f = 0.65
+    crops: dict[str, ROI | None] = {
+        "full": None, "top": (0, 0, W, round(f * H)), "bottom": (0, round((1 - f) * H), W, round(f * H)),
+        "left": (0, 0, round(f * W), H), "right": (round((1 - f) * W), 0, round(f * W), H)}
+    picks = np.linspace(0, max(info.n_frames - 1, 0), samples + 2)[1:-1].round().astype(int)
+    lag = max(1, int(round(0.5 * info.fps)))            # a walker moves visibly in half a second
+    pairs = {int(f): min(int(f) + lag, info.n_frames - 1) for f in picks}
+    wanted = np.unique(np.concatenate([picks, list(pairs.values())]))
+    seen: dict[int, dict] = {}
+    est = make()
+    try:
+        for i, frame in read_frames(path, wanted, max_side=max_side):
+            seen[i] = {}
+            for name, roi in crops.items():
+                p = est(frame, roi)
+                if p is not None and p.visibility[CORE].mean() > MIN_VISIBILITY:
+                    seen[i][name] = p.image[CORE]
+    finally:
+        est.close()
+    score = {k: 0.0 for k in crops}
+    for f0, f1 in pairs.items():
+        found = {}
+        for name, xy in seen.get(f0, {}).items():
+            height = float(np.ptp(xy[:, 1]))
+            later = seen.get(f1, {}).get(name)
+            motion = 0.0
+            hips = [CORE.index(MEDIAPIPE33.index(n)) for n in ("left_hip", "right_hip")]
+            dx = abs(later[hips, 0].mean() - xy[hips, 0].mean()) if later is not None else np.inf
+            if dx < height:  # the same person, half a second later
+                motion = (dx + abs(np.ptp(later[:, 1]) - height)) / max(height, 1.0)
+            found[name] = (_box(xy), height / H, min(1.0, motion / 0.15))
+        if not found:
+            continue
+        # the frame's walker: the largest moving person any crop saw; a crop scores only
+        # when its detection is that person
+        ref = max(found.values(), key=lambda v: v[1] * v[2])[0]
+        for name, (box, height, moving) in found.items():
+            if _iou(box, ref) > 0.5:
+                score[name] += height * moving
+    best = max(score, key=score.get)
+    if os.environ.get("PIPELINE_DEBUG"):
+        print("auto_roi scores", score, file=sys.stderr)
+    if best == "full" or score[best] <= 1.15 * score["full"] or crops[best] is None:
+        return None
+    x, y, w, h = crops[best]
+    return clamp_roi((round(x / s), round(y / s), round(w / s), round(h / s)), info.width, info.height)
+
+
+def _box(xy: np.ndarray) -> tuple[float, float, float, float]:
+    return float(xy[:, 0].min()), float(xy[:, 1].min()), float(xy[:, 0].max()), float(xy[:, 1].max())
+
+
+def _iou(a, b) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def track(path: str, frames: np.ndarray | None = None, roi: ROI | None = None,
+          estimator: PoseEstimator | None = None, max_side: int = MAX_SIDE,
+          progress: Callable[[int], None] | None = None, info: VideoInfo | None = None) -> Track:
+    """Run pose on the chosen frames (all by default). Memory grows with the number of
+    frames only through the landmark arrays (33 x 6 floats a frame)."""
+    info = info or probe(path)
+    stride = 1
+    if frames is not None and len(frames) > 1:
+        stride = int(np.median(np.diff(frames)))
+    s = min(1.0, max_side / max(info.width, info.height))
+    roi_s = None if roi is None else tuple(int(round(v * s)) for v in roi)
+    own = estimator is None
+    est = estimator or MediaPipePose(static=False)
+    idx, world, image, vis = [], [], [], []
+    try:
+        for i, frame in read_frames(path, frames, max_side=max_side):
+            p: PoseFrame | None = est(frame, roi_s)
+            idx.append(i)
+            if p is None:
+                world.append(np.full((33, 3), np.nan, np.float32))
+                image.append(np.full((33, 2), np.nan, np.float32))
+                vis.append(np.zeros(33, np.float32))
+            else:
+                world.append(p.world)
+                image.append(p.image / s)
+                vis.append(p.visibility)
+            if progress:
+                progress(1)
+    finally:
+        if own:
+            est.close()
+    if not idx:
+        from .video import VideoError
+        raise VideoError(f"{path}: no frame could be decoded")
+    return Track(np.array(idx), np.array(world), np.array(image), np.array(vis), info.fps / stride, roi)
+
+
+def segments(tr: Track, max_gap_s: float = MAX_GAP_S, smooth_s: float = SMOOTH_S,
+             min_visibility: float = MIN_VISIBILITY) -> list[Segment]:
+    """Split the track at long gaps, interpolate short ones, retarget, smooth."""
+    ok = (tr.visibility[:, CORE].mean(1) >= min_visibility) & np.isfinite(tr.world).all((1, 2))
+    n = len(ok)
+    out: list[Segment] = []
+    max_gap = max(1, int(round(max_gap_s * tr.fps)))
+    i = 0
+    while i < n:
+        if not ok[i]:
+            i += 1
+            continue
+        j, last = i, i
+        while j + 1 < n and (ok[j + 1] or (j + 1 - last) <= max_gap):
+            j += 1
+            if ok[j]:
+                last = j
+        j = last  # a segment ends on an observed frame
+        rows = np.arange(i, j + 1)
+        obs = rows[ok[rows]]
+        w = tr.world[rows].copy()
+        if len(obs) < len(rows):
+            for d in range(33 * 3):
+                a, b = divmod(d, 3)
+                w[:, a, b] = np.interp(rows, obs, tr.world[obs, a, b])
+        pos = retarget(w.astype(np.float64), MEDIAPIPE33)
+        win = int(round(smooth_s * tr.fps)) | 1
+        if len(rows) > win and win >= 5:
+            pos = savgol_filter(pos, win, 2, axis=0)
+        out.append(Segment(pos, tr.frames[rows], tr.fps, 1 - len(obs) / len(rows),
+                           float(tr.visibility[obs][:, CORE].mean())))
+        i = j + 1
+    return out
+
+
+@dataclass
+class WalkCheck:
+    """Quality figures of one gait window, and whether it passes."""
+
+    steps: int            # foot-order changes along the walking direction
+    visibility: float
+    bone_ratio: float     # worst raw thigh/shin length ratio against the canonical body
+    passed: bool
+    reason: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_visibility: float = MIN_VISIBILITY
+                 ) -> WalkCheck:
+    """raw: (T, 21, 3) positions of one window before canonicalisation, metres.
+
+    Walking means the feet change order along the body's forward direction at least
+    `min_steps` times, each with a separation above 8 cm (hysteresis). Bone lengths must be
+    within a factor 2 of the canonical body's.
+    """
+    from .gait import heading
+    from .skeletons import ELMD21, ELMD21_BONE_LENGTHS
+
+    J = ELMD21.index
+    fwd = heading(raw)                                           # (T, 3)
+    sep = ((raw[:, J("l_heel")] - raw[:, J("r_heel")]) * fwd).sum(-1)   # (T,)
+    state, steps = 0, 0
+    for v in sep:
+        s = 1 if v > 0.08 else (-1 if v < -0.08 else 0)
+        if s and state and s != state:
+            steps += 1
+        state = s or state
+    ratios = []
+    for a, b in (("l_hip", "l_knee"), ("l_knee", "l_heel"), ("r_hip", "r_knee"), ("r_knee", "r_heel")):
+        L = np.linalg.norm(raw[:, J(b)] - raw[:, J(a)], axis=-1).mean()
+        ratios.append(max(L / ELMD21_BONE_LENGTHS[b], ELMD21_BONE_LENGTHS[b] / max(L, 1e-6)))
+    ratio = float(max(ratios))
+    reason = ""
+    if visibility < min_visibility:
+        reason = f"low visibility {visibility:.2f}"
+    elif ratio > 2.0:
+        reason = f"implausible bone lengths (x{ratio:.1f})"
+    elif steps < min_steps:
+        reason = "no walking detected (feet do not alternate)"
+    return WalkCheck(steps, float(visibility), ratio, not reason, reason)

@@ -1,0 +1,142 @@
+"""Video -> emotion, end to end, and every bad input."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import MEDIA, SAMPLE_VIDEO, assert_clean_error, run_cli
+from pose_lifting import lifting
+from pose_lifting.skeletons import ELMD21
+
+
+def write_video(path, frames, fps=30.0):
+    import cv2
+    h, w = frames[0].shape[:2]
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for f in frames:
+        vw.write(f)
+    vw.release()
+    return path
+
+
+def copy_frames(src, dst, start, stop):
+    from pose_lifting.video import read_frames
+    return write_video(dst, [f for _, f in read_frames(src, np.arange(start, stop), max_side=960)])
+
+
+@pytest.fixture(scope="module")
+def sample_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    p = run_cli("run", SAMPLE_VIDEO, "--json", "--save-analysis", out / "a.npz")
+    assert p.returncode == 0, p.stderr
+    return json.loads(p.stdout), np.load(out / "a.npz")
+
+
+def _check_result(res, n_frames):
+    assert res["frames"] == n_frames and res["fps"] == pytest.approx(30)
+    passed = [w for w in res["windows"] if w["probs"]]
+    assert passed, "a real gait is found"
+    for w in passed:
+        p = np.array(w["probs"])
+        assert p.shape == (4,) and (p >= 0).all() and p.sum() == pytest.approx(1, abs=1e-3)
+        assert w["quality"]["steps"] >= 1  # the legs alternate
+        assert w["end_s"] > w["start_s"]
+    clip = np.array([res["clip"]["probs"][e] for e in res["emotions"]])
+    assert clip.sum() == pytest.approx(1, abs=1e-3)
+    assert set(res["clip"]["labels"]) == {e for e, p in zip(res["emotions"], clip) if p > 0.25}
+
+
+def test_sample_end_to_end(sample_run):
+    res, an = sample_run
+    _check_result(res, 230)
+    # the walker (lower part of the frame), not the man on the box, is followed while she walks
+    hips = an["image"][:, [23, 24]].mean(1)  # (N, 2)
+    walking = (an["frames"] >= 70) & (an["frames"] <= 190)
+    assert np.nanmedian(hips[walking, 1]) > 0.6 * 994
+    # she walks right to left
+    assert hips[an["frames"] == 75, 0][0] > hips[an["frames"] == 180, 0][0] + 500
+
+
+def test_sample_skeleton_is_plausible(sample_run):
+    _, an = sample_run
+    tr = lifting.Track(an["frames"], an["world"], an["image"], an["visibility"], float(an["fps"]))
+    segs = lifting.segments(tr)
+    seg = max(segs, key=lambda s: s.duration)
+    assert seg.duration > 3.0
+    p = seg.positions
+    J = ELMD21.index
+    thigh = np.linalg.norm(p[:, J("l_knee")] - p[:, J("l_hip")], axis=-1)
+    shin = np.linalg.norm(p[:, J("l_heel")] - p[:, J("l_knee")], axis=-1)
+    assert 0.25 < np.median(thigh) < 0.6 and 0.25 < np.median(shin) < 0.6
+    # legs alternate: the heels change order along the walking direction several times
+    from pose_lifting.gait import heading
+    sep = ((p[:, J("l_heel")] - p[:, J("r_heel")]) * heading(p)).sum(-1)
+    changes = np.count_nonzero(np.diff(np.sign(sep[np.abs(sep) > 0.05])))
+    assert changes >= 3
+
+
+@pytest.mark.skipif(not (MEDIA / "assemblyai_walking.mp4").is_file(), reason="needs ../shared/media")
+def test_frontal_walk_end_to_end():
+    p = run_cli("run", MEDIA / "assemblyai_walking.mp4", "--json")
+    assert p.returncode == 0, p.stderr
+    _check_result(json.loads(p.stdout), 144)
+
+
+def test_table_output_and_fast_mode():
+    p = run_cli("run", SAMPLE_VIDEO, "--fast")
+    assert p.returncode == 0, p.stderr
+    assert "perceived:" in p.stdout and "happy" in p.stdout and "pose every 3 frames" in p.stdout
+
+
+def test_segments_interpolate_short_gaps_and_split_long_ones():
+    n, fps = 120, 30.0
+    world = np.random.default_rng(0).normal(scale=0.3, size=(n, 33, 3)).astype(np.float32)
+    vis = np.ones((n, 33), np.float32)
+    world[20:25] = np.nan  # 5 frames: interpolated
+    vis[20:25] = 0
+    world[60:90] = np.nan  # 1 s: splits
+    vis[60:90] = 0
+    tr = lifting.Track(np.arange(n), world, np.zeros((n, 33, 2)), vis, fps)
+    segs = lifting.segments(tr, smooth_s=0)
+    assert [(s.frames[0], s.frames[-1]) for s in segs] == [(0, 59), (90, 119)]
+    assert segs[0].interpolated == pytest.approx(5 / 60)
+    assert np.isfinite(segs[0].positions).all()
+
+
+def test_walk_check_tells_walking_from_standing():
+    from test_gait import synthetic_walk
+    from pose_lifting.gait import normalize, resample
+    walk = normalize(resample(synthetic_walk(n=61), 0, 60))
+    assert lifting.check_window(walk, 0.9).passed
+    still = np.repeat(walk[:1], 48, 0)
+    chk = lifting.check_window(still, 0.9)
+    assert not chk.passed and "walking" in chk.reason
+    assert "visibility" in lifting.check_window(walk, 0.2).reason
+
+
+def test_bad_inputs(tmp_path):
+    text = tmp_path / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    trunc = tmp_path / "trunc.mp4"
+    trunc.write_bytes(SAMPLE_VIDEO.read_bytes()[: SAMPLE_VIDEO.stat().st_size // 2])
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    rng = np.random.default_rng(0)
+    nobody = write_video(tmp_path / "nobody.mp4",
+                         [np.full((240, 320, 3), 90 + i, np.uint8) + rng.integers(0, 20, (240, 320, 3), dtype=np.uint8)
+                          for i in range(45)])
+    short = copy_frames(SAMPLE_VIDEO, tmp_path / "short.mp4", 100, 118)  # 0.6 s of walking
+    cases = {tmp_path / "missing.mp4": "no such file", text: "not a video", trunc: "truncated",
+             empty: "empty file", nobody: "no person", short: "at least 1.00 s"}
+    for path, words in cases.items():
+        p = run_cli("run", path)
+        assert_clean_error(p)
+        assert words in p.stderr, (path.name, p.stderr)
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"\x80\x02 not a checkpoint")
+    p = run_cli("run", SAMPLE_VIDEO, "--weights", bad)
+    assert_clean_error(p)
+    assert "corrupt" in p.stderr or "not a gait-emotion checkpoint" in p.stderr
+    p = run_cli("run", SAMPLE_VIDEO, "--roi", "1,2,x")
+    assert_clean_error(p)
