@@ -118,8 +118,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register_all() -> None:
-    from . import render, run, training
-    _EXTRA.extend([run.register, render.register, training.register])
+    from . import harvest, render, run, training
+    _EXTRA.extend([run.register, render.register, harvest.register, training.register])
 
 
 _register_all()
