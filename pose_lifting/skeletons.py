@@ -19,7 +19,8 @@ Rule kinds
     extend (a, b, t)         b + t (b - a): continue the bone a->b by t of its length
 
 In every rule a name is looked up first among the target joints already computed
-(rules are applied in table order), then among the source joints.
+(rules are applied in table order), then among the source joints. Names that start with
+an underscore are helper points: computed, usable by later rules, not returned.
 """
 from __future__ import annotations
 
@@ -201,10 +202,13 @@ MEDIAPIPE_TO_ELMD = {
     "l_heel": ("copy", "left_heel"), "l_toe": ("copy", "left_foot_index"),
     "r_hip": ("copy", "right_hip"), "r_knee": ("copy", "right_knee"),
     "r_heel": ("copy", "right_heel"), "r_toe": ("copy", "right_foot_index"),
-    "neck": ("mean", "left_shoulder", "right_shoulder"),
-    "lower_back": ("lerp", "root", "neck", 1 / 3),
-    "spine": ("lerp", "root", "neck", 2 / 3),
     "head": ("mean", "left_ear", "right_ear"),
+    # MediaPipe has no neck landmark. The neck joint of mocap rigs (and of ELMD) sits at the
+    # base of the neck, above the shoulder line (3.5 cm in the Bandai rig), not on it.
+    "_mid_shoulder": ("mean", "left_shoulder", "right_shoulder"),
+    "neck": ("lerp", "_mid_shoulder", "head", 0.2),
+    "lower_back": ("lerp", "root", "_mid_shoulder", 1 / 3),
+    "spine": ("lerp", "root", "_mid_shoulder", 2 / 3),
     "l_shoulder": ("copy", "left_shoulder"), "l_elbow": ("copy", "left_elbow"),
     "l_hand": ("copy", "left_wrist"), "l_hand_index": ("copy", "left_index"),
     "r_shoulder": ("copy", "right_shoulder"), "r_elbow": ("copy", "right_elbow"),
@@ -242,7 +246,8 @@ def retarget(x: np.ndarray, source: Skeleton, target: Skeleton = ELMD21,
     """
     rules = rules if rules is not None else RETARGET[(source.name, target.name)]
     assert x.shape[-2] == len(source), f"expected {len(source)} {source.name} joints, got {x.shape}"
-    assert set(rules) == set(target.joints), f"rules must cover every {target.name} joint"
+    assert {k for k in rules if not k.startswith("_")} == set(target.joints), \
+        f"rules must cover every {target.name} joint"
     done: dict[str, np.ndarray] = {}
 
     def get(n: str) -> np.ndarray:

@@ -1,0 +1,141 @@
+"""Benchmark `run` against bare MediaPipe, on the same frames, and its memory.
+
+    python -m tools.bench_run [VIDEO] [--repeat 10]
+
+Prints:
+- frames/s of bare MediaPipe (decode + pose on every frame at run's input size, nothing
+  else): the physical limit here;
+- frames/s of the whole default `run` (walker search, pose, gaits, model) and the ratio;
+- frames/s of `run --fast` and its multiple of real time;
+- what fast mode does to the gait: joint error and affective-feature error against the
+  full-rate path on the same frames, and whether the labels agree;
+- peak RSS of `run` on the clip and on a copy REPEAT times longer (concatenated).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "assets" / "sports2d_demo.mp4"
+
+
+def bare_mediapipe(video: str, max_side: int) -> tuple[int, float]:
+    from pose_lifting.pose import MediaPipePose
+    from pose_lifting.video import read_frames
+    est = MediaPipePose()
+    est(np.zeros((64, 64, 3), np.uint8))  # start the graph outside the timing
+    t0, n = time.perf_counter(), 0
+    for _, f in read_frames(video, max_side=max_side):
+        est(f)
+        n += 1
+    dt = time.perf_counter() - t0
+    est.close()
+    return n, dt
+
+
+def timed_analyze(video: str, **kw):
+    from pipeline.run import RunConfig, analyze
+    t0 = time.perf_counter()
+    an = analyze(video, RunConfig(**kw))
+    return an, time.perf_counter() - t0
+
+
+def gait_difference(full, fast) -> dict:
+    """Compare the fast path's skeleton with the full-rate one on the frames both have."""
+    from pose_lifting import lifting
+    from pose_lifting.features import affective_features
+    from pose_lifting.gait import canonicalize
+
+    def seg_positions(an):
+        segs = lifting.segments(an.track)
+        frames = np.concatenate([s.frames for s in segs])
+        pos = np.concatenate([s.positions for s in segs])
+        return frames, pos
+
+    f_full, p_full = seg_positions(full)
+    f_fast, p_fast = seg_positions(fast)
+    common = np.intersect1d(f_full, f_fast)
+    a = canonicalize(p_full[np.searchsorted(f_full, common)])
+    b = canonicalize(p_fast[np.searchsorted(f_fast, common)])
+    a, b = a - a[:, :1], b - b[:, :1]
+    joint = np.linalg.norm(a - b, axis=-1).mean()
+    fa, fb = affective_features(a), affective_features(b)
+    spread = fa.std(0) + 1e-6
+    feat = (np.abs(fa - fb) / spread).mean()
+    # windows that cover the same stretch of time (within half a hop)
+    agree, n = 0, 0
+    for w in full.windows:
+        if not w.probs:
+            continue
+        near = [v for v in fast.windows if v.probs and abs(v.start_s - w.start_s) < 0.25]
+        if near:
+            n += 1
+            la = {e for e, p in zip(("h", "s", "a", "n"), w.probs) if p > 0.25}
+            lb = {e for e, p in zip(("h", "s", "a", "n"), near[0].probs) if p > 0.25}
+            agree += la == lb
+    return dict(frames_compared=len(common), joint_error_cm=100 * joint, feature_error_in_std=float(feat),
+                windows_compared=n, window_label_agreement=agree / max(n, 1),
+                clip_labels_full=full.labels, clip_labels_fast=fast.labels)
+
+
+def peak_rss_of_run(video: str) -> float:
+    """Peak RSS (MiB) of a fresh `python -m pipeline run` on this video."""
+    code = ("import resource,sys; from pipeline.cli import main\n"
+            "try:\n main(['run', sys.argv[1], '--json'])\nexcept SystemExit: pass\n"
+            "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
+    p = subprocess.run([sys.executable, "-c", code, video], capture_output=True, text=True, cwd=ROOT)
+    line = [l for l in p.stdout.splitlines() if l.startswith("RSS")]
+    return int(line[-1].split()[1]) / 1024 if line else float("nan")
+
+
+def concat(video: str, times: int, out: str) -> str:
+    from pipeline.encode import ffmpeg_exe
+    lst = Path(out).with_suffix(".txt")
+    lst.write_text("".join(f"file '{Path(video).resolve()}'\n" for _ in range(times)))
+    subprocess.run([ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "concat", "-safe", "0", "-i", str(lst),
+                    "-c", "copy", out], check=True)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("video", nargs="?", default=str(SAMPLE))
+    ap.add_argument("--repeat", type=int, default=10)
+    a = ap.parse_args()
+    from pose_lifting.lifting import MAX_SIDE
+    from pose_lifting.video import probe
+    info = probe(a.video)
+    n, t_bare = bare_mediapipe(a.video, MAX_SIDE)
+    full, t_full = timed_analyze(a.video)
+    fast, t_fast = timed_analyze(a.video, fast=True)
+    bare_fps, full_fps, fast_fps = n / t_bare, n / t_full, n / t_fast
+    print(f"video                 {a.video}  ({n} frames, {info.width}x{info.height}, {info.fps:g} fps)")
+    print(f"bare MediaPipe        {bare_fps:6.1f} frames/s  ({t_bare:.1f} s)")
+    print(f"run (full rate)       {full_fps:6.1f} frames/s  ({t_full:.1f} s)  ratio to bare {full_fps / bare_fps:.2f}")
+    print(f"run --fast (stride {fast.stride}) {fast_fps:6.1f} frames/s  ({t_fast:.1f} s)  "
+          f"{fast_fps / info.fps:.2f} x real time, {fast_fps / bare_fps:.2f} x bare")
+    d = gait_difference(full, fast)
+    print(f"fast vs full          joint error {d['joint_error_cm']:.2f} cm, affective-feature error "
+          f"{d['feature_error_in_std']:.2f} std, window labels agree {d['window_label_agreement']:.0%} "
+          f"({d['windows_compared']} windows), clip labels {d['clip_labels_full']} vs {d['clip_labels_fast']}")
+    with tempfile.TemporaryDirectory() as tmp:
+        long = concat(a.video, a.repeat, str(Path(tmp) / "long.mp4"))
+        short_rss = peak_rss_of_run(a.video)
+        long_rss = peak_rss_of_run(long)
+    print(f"peak RSS run          {short_rss:.0f} MiB ({n} frames), {long_rss:.0f} MiB ({a.repeat}x longer), "
+          f"ratio {long_rss / short_rss:.2f}")
+    print(json.dumps(dict(bare_fps=bare_fps, run_fps=full_fps, fast_fps=fast_fps, ratio=full_fps / bare_fps,
+                          fast_realtime=fast_fps / info.fps, rss_short=short_rss, rss_long=long_rss, **d)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+"""Measure the gap between motion-capture gaits and MediaPipe video gaits.
+
+    python -m tools.compare_sources [--bandai DIR] [VIDEO ...]
+
+For both sources it builds gait windows twice, with each source's own bone lengths and
+with the canonical ELMD-21 skeleton (bone directions kept, lengths fixed), and prints:
+- per affective feature, the standardised mean difference |mean_video - mean_mocap| /
+  std_mocap, raw and canonical, with its mean and max over the 18 features;
+- bone lengths (metres) of the legs, arms and trunk from each source.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from pose_lifting.features import FEATURE_NAMES
+from pose_lifting.gait import GaitConfig, gaits_from_recording
+from pose_lifting.skeletons import ELMD21
+
+ROOT = Path(__file__).resolve().parents[1]
+BONES = ("l_knee", "l_heel", "l_elbow", "l_hand", "spine", "neck", "l_shoulder", "head")
+
+
+def bone_lengths(p: np.ndarray) -> dict:
+    """p (..., 21, 3) -> mean length of selected bones, keyed by child joint."""
+    return {b: float(np.linalg.norm(p[..., ELMD21.index(b), :] - p[..., ELMD21.parents[ELMD21.index(b)], :],
+                                    axis=-1).mean()) for b in BONES}
+
+
+def mocap_recordings(root: Path, limit: int | None = None):
+    from pose_lifting.mocap import bandai_positions, find_takes
+    takes = [t for t in find_takes(root) if t.is_gait]
+    for t in takes[:limit]:
+        yield bandai_positions(t.path)
+
+
+def video_recordings(videos):
+    from pipeline.run import analyze
+    from pose_lifting import lifting
+    for v in videos:
+        an = analyze(v, classify=False)
+        for s in lifting.segments(an.track):
+            yield s.positions, s.fps
+
+
+def stats(recordings, canonical: bool):
+    feats, raw = [], []
+    for pos, fps in recordings:
+        try:
+            gs = gaits_from_recording(pos, fps, GaitConfig(canonical=canonical))
+        except ValueError:
+            continue
+        feats += [g.features for g in gs]
+        raw.append(pos)
+    f = np.concatenate(feats).reshape(-1, 18)
+    return f, np.concatenate(raw)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("videos", nargs="*", default=[str(ROOT / "assets" / "sports2d_demo.mp4"),
+                                                  str(ROOT.parent / "shared" / "media" / "assemblyai_walking.mp4")])
+    ap.add_argument("--bandai", default=str(ROOT.parent / "shared" / "data" / "bandai-namco" / "dataset-1"))
+    a = ap.parse_args()
+    videos = [v for v in a.videos if Path(v).is_file()]
+    mocap = list(mocap_recordings(Path(a.bandai)))
+    video = list(video_recordings(videos))
+    print(f"mocap: {len(mocap)} takes; video: {len(video)} segments from {len(videos)} videos")
+    rows = {}
+    for canonical in (False, True):
+        fm, pm = stats(mocap, canonical)
+        fv, pv = stats(video, canonical)
+        rows[canonical] = np.abs(fv.mean(0) - fm.mean(0)) / (fm.std(0) + 1e-6)
+        if not canonical:
+            bm, bv = bone_lengths(pm), bone_lengths(pv)
+    print(f"\n{'feature':44s} {'raw':>8s} {'canonical':>10s}   (|mean_video - mean_mocap| / std_mocap)")
+    for k, name in enumerate(FEATURE_NAMES):
+        print(f"{k:2d} {name:41s} {rows[False][k]:8.2f} {rows[True][k]:10.2f}")
+    print(f"{'mean over features':44s} {rows[False].mean():8.2f} {rows[True].mean():10.2f}")
+    print(f"{'max over features':44s} {rows[False].max():8.2f} {rows[True].max():10.2f}")
+    print(f"\n{'bone (child joint)':20s} {'mocap m':>8s} {'video m':>8s} {'canonical':>10s}")
+    from pose_lifting.skeletons import ELMD21_BONE_LENGTHS
+    for b in BONES:
+        print(f"{b:20s} {bm[b]:8.3f} {bv[b]:8.3f} {ELMD21_BONE_LENGTHS[b]:10.2f}")
+
+
+if __name__ == "__main__":
+    main()
