@@ -84,32 +84,46 @@ def average_precision(labels: np.ndarray, probs: np.ndarray) -> dict:
     return ap
 
 
-def cross_validate(gs: GaitSet, cfg: TrainConfig = TrainConfig(), k: int = 5, seed: int = 0,
-                   extra_unlabeled: GaitSet | None = None, progress: bool = False, **model_kw) -> dict:
-    """k-fold CV by recording. Returns {'folds': [per-fold AP dicts], 'mean': {...}, 'std': {...},
-    'seconds': wall time, 'protocol': name, 'config': ...}."""
-    from .model import ModelConfig
+def cross_validate_method(gs: GaitSet, fit_predict, k: int = 5, seed: int = 0,
+                          extra_unlabeled: GaitSet | None = None) -> dict:
+    """k-fold CV by recording of any method.
 
+    fit_predict(train_set, test_set, fold) -> (probs (n_test, C), info dict) trains on
+    train_set (labeled + unlabeled gaits; a supervised method uses only the labeled ones)
+    and scores test_set. Returns {'folds', 'mean', 'std', 'probs', 'labels', 'seconds',
+    'protocol', 'infos'}.
+    """
     t0 = time.perf_counter()
-    rows = []
-    all_probs, all_labels = [], []
+    rows, infos, all_probs, all_labels = [], [], [], []
     for f, (tr, te) in enumerate(folds_by_recording(gs, k, seed)):
         train_set = gs.subset(tr)
         if extra_unlabeled is not None and len(extra_unlabeled):
             train_set = GaitSet.concat([train_set, extra_unlabeled])
-        model, _ = train(train_set, replace(cfg, seed=cfg.seed + f), ModelConfig(**model_kw), progress=progress)
         test = gs.subset(te)
-        probs = predict(model, test)
+        probs, info = fit_predict(train_set, test, f)
         rows.append(average_precision(test.labels, probs) | {"n_test": len(te),
                                                              "test_recordings": len(set(test.recording))})
+        infos.append(info)
         all_probs.append(probs)
         all_labels.append(test.labels)
     keys = list(EMOTIONS) + ["mAP"]
-    return dict(protocol="bandai-cv-by-take", k=k, seed=seed, folds=rows,
+    return dict(protocol="bandai-cv-by-take", k=k, seed=seed, folds=rows, infos=infos,
                 mean={n: float(np.nanmean([r[n] for r in rows])) for n in keys},
                 std={n: float(np.nanstd([r[n] for r in rows])) for n in keys},
                 probs=np.concatenate(all_probs).tolist(), labels=np.concatenate(all_labels).tolist(),
                 seconds=time.perf_counter() - t0)
+
+
+def cross_validate(gs: GaitSet, cfg: TrainConfig = TrainConfig(), k: int = 5, seed: int = 0,
+                   extra_unlabeled: GaitSet | None = None, progress: bool = False, **model_kw) -> dict:
+    """k-fold CV by recording of the paper's network (see cross_validate_method)."""
+    from .model import ModelConfig
+
+    def fit_predict(train_set, test, f):
+        model, hist = train(train_set, replace(cfg, seed=cfg.seed + f), ModelConfig(**model_kw), progress=progress)
+        return predict(model, test), {"history": hist}
+
+    return cross_validate_method(gs, fit_predict, k, seed, extra_unlabeled)
 
 
 def format_result(name: str, r: dict) -> str:

@@ -1,0 +1,46 @@
+import json
+
+import pytest
+
+from conftest import BANDAI, EMOTION_GAIT, needs_shared, run_cli
+from pose_lifting import dataset
+
+
+@needs_shared
+def test_report_end_to_end_on_a_tiny_subset(tmp_path):
+    data = tmp_path / "d1.h5"
+    p = run_cli("import-mocap", BANDAI / "dataset-1", "-o", data, "--workers", "2")
+    assert p.returncode == 0, p.stderr
+    s = json.loads(p.stdout)
+    assert s["labeled_recordings"] == 26 and s["labeled"] > 200 and s["unlabeled"] > 500
+    import os
+    import subprocess
+    import sys
+    from conftest import ROOT
+    out = tmp_path / "docs"
+    r = subprocess.run([sys.executable, "-m", "tools.report", str(data), "--quick", "--out", str(out), "--threads", "1"],
+                       cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr
+    md = (out / "RESULTS.md").read_text()
+    for name in ("logistic regression", "LSTM", "ST-GCN", "TAEW (this paper's network), full", "without affective loss",
+                 "bandai-cv-by-take", "not comparable"):
+        assert name in md
+    for fig in ("fig4_features", "fig5_unlabeled", "training_curves", "confusion"):
+        assert (out / "figures" / f"{fig}.png").stat().st_size > 5000
+    res = json.loads((out / "results.json").read_text())
+    assert {"features_logreg", "lstm", "stgcn", "taew_full", "taew_labeled_only", "taew_unl25"} <= set(res)
+    assert all(0 <= v["mean"]["mAP"] <= 1 for v in res.values())
+
+
+@needs_shared
+def test_emotion_gait_import_cli(tmp_path):
+    out = tmp_path / "eg.h5"
+    p = run_cli("import-emotion-gait", EMOTION_GAIT / "sample_features.h5", "--labels",
+                EMOTION_GAIT / "sample_lables.h5", "--label-order", "hsan", "-o", out)
+    assert p.returncode == 0, p.stderr
+    gs = dataset.load(out)
+    assert len(gs) == 3 and gs.labeled.all() and gs.attrs["label_order"] == "happy,sad,angry,neutral"
+    assert gs.rotations.shape == (3, 48, 21, 4)
+    # the order must be given explicitly
+    p = run_cli("import-emotion-gait", EMOTION_GAIT / "sample_features.h5", "-o", out)
+    assert p.returncode != 0 and "--label-order" in p.stderr
