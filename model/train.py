@@ -10,7 +10,7 @@ import json
 import math
 import os
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -21,25 +21,10 @@ from pose_lifting.features import FEATURE_NAMES
 from pose_lifting.skeletons import ELMD21
 
 from . import losses
+from .config import TrainConfig
 from .model import EmotionWalkNet, ModelConfig, config_dict
 
 CHECKPOINT_VERSION = 1
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 30               # the paper ran 500 on ~3,900 gaits; see README for ours
-    batch_size: int = 64
-    lr: float = 1e-3               # Adam
-    lr_decay: float = 0.999        # per epoch
-    tf_decay: float = 0.995        # teacher forcing ratio = tf_decay ** epoch
-    lambda_quat: float = 2.0
-    lambda_aff: float = 2.0        # 0 gives the "without affective loss" ablation
-    unlabeled_fraction: float = 1.0  # share of the unlabeled pool used (Figure 5); 0 = labeled only
-    unlabeled_per_epoch: int = 400   # at most this many unlabeled gaits drawn per epoch (fresh draw each epoch)
-    seed: int = 0
-    device: str = "auto"           # auto | cpu | cuda
-    threads: int = 0               # torch CPU threads; 0 leaves torch's default
 
 
 def pick_device(name: str = "auto") -> torch.device:

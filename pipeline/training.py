@@ -6,8 +6,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from model.evaluate import TABLE_HEADER, cross_validate, format_result
-from model.train import TrainConfig, train
+from model.config import TrainConfig
 from pose_lifting import dataset
 from pose_lifting.dataset import GaitSet
 
@@ -28,6 +27,7 @@ def _cfg(a) -> TrainConfig:
 
 
 def cmd_train(a) -> int:
+    from model.train import train
     gs = _load_all(a.data, a.extra)
     gait_attrs = {k: gs.attrs.get(k) for k in ("T", "window_s", "hop_s", "canonical")}
     model, hist = train(gs, _cfg(a), out_dir=a.output, progress=sys.stderr.isatty(), gait_attrs=gait_attrs)
@@ -37,6 +37,7 @@ def cmd_train(a) -> int:
 
 
 def cmd_evaluate(a) -> int:
+    from model.evaluate import TABLE_HEADER, cross_validate, format_result
     gs = dataset.load(a.data)
     extra = None
     if a.extra:

@@ -25,7 +25,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.interpolate import interp1d
 
 from . import quaternion as Q
 from .features import affective_features
@@ -96,6 +95,8 @@ def resample(positions: np.ndarray, start: float, end: float, t: int = T) -> np.
     positions: (N, J, 3) -> (t, J, 3). Sampling is by time, so a 60 fps recording and its
     30 fps copy give the same gait once the spans are converted to their own frame units.
     """
+    from scipy.interpolate import interp1d
+
     n = positions.shape[0]
     times = np.linspace(start, end, t)
     return interp1d(np.arange(n), positions, axis=0, kind="linear", assume_sorted=True)(np.clip(times, 0, n - 1))

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy.signal import savgol_filter
 
 from .pose import MediaPipePose, PoseEstimator, PoseFrame
 from .skeletons import MEDIAPIPE33, retarget
@@ -215,6 +214,7 @@ def segments(tr: Track, max_gap_s: float = MAX_GAP_S, smooth_s: float = SMOOTH_S
                 a, b = divmod(d, 3)
                 w[:, a, b] = np.interp(rows, obs, tr.world[obs, a, b])
         pos = retarget(w.astype(np.float64), MEDIAPIPE33)
+        from scipy.signal import savgol_filter
         win = int(round(smooth_s * tr.fps)) | 1
         if len(rows) > win and win >= 5:
             pos = savgol_filter(pos, win, 2, axis=0)

@@ -6,9 +6,20 @@ vectors), broadcasts over leading dimensions, and returns the same kind it was g
 from __future__ import annotations
 
 import numpy as np
-import torch
 
 _EPS = 1e-8
+
+
+class _LazyTorch:
+    """torch, imported on first use, so that importing this module (and `--help`) is instant."""
+
+    def __getattr__(self, name):
+        import torch as _torch
+        globals()["torch"] = _torch
+        return getattr(_torch, name)
+
+
+torch = _LazyTorch()
 
 
 def _t(x):
