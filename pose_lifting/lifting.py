@@ -5,11 +5,14 @@
       -> retarget to ELMD-21 (N, 21, 3) -> Savitzky-Golay smoothing over SMOOTH_S
       -> Segment(positions (n, 21, 3) metres, fps, first frame)
 
-Choosing the walker. MediaPipe's legacy pose follows one person. `--roi x,y,w,h`
-restricts the search to a box. Without one, `auto_roi()` looks at a few frames spread
-over the video through the full frame and four overlapping crops (top, bottom, left,
-right 65 %) and keeps the crop whose detections are the largest and most visible person
-(the closest, the one the camera follows); ties go to the full frame.
+Choosing the walker. MediaPipe's legacy pose follows one person: the first it finds.
+`--roi x,y,w,h` restricts the search to a box. Without one, `auto_roi()` looks at a few
+pairs of frames, half a second apart, spread over the video, through the full frame and
+four overlapping crops (top, bottom, left, right 65 %), so that a person hidden behind
+another in one view is seen in another. In each pair the walker is the largest person
+that moves (hip displacement or change of size). The region is the horizontal band
+that the walker's body occupies in those frames, with head room, over the full width;
+None (the full frame) when that band is nearly the whole frame.
 """
 from __future__ import annotations
 
@@ -85,7 +88,7 @@ def clamp_roi(roi: ROI, width: int, height: int) -> ROI:
     return x, y, max(1, min(w, width - x)), max(1, min(h, height - y))
 
 
-def auto_roi(path: str, info: VideoInfo, samples: int = 6, make: Callable[[], PoseEstimator] | None = None,
+def auto_roi(path: str, info: VideoInfo, samples: int = 3, make: Callable[[], PoseEstimator] | None = None,
              max_side: int = MAX_SIDE) -> ROI | None:
     """Pick the crop that holds the walker (see module docstring). None means the full frame."""
     make = make or (lambda: MediaPipePose(static=True))
@@ -110,7 +113,7 @@ def auto_roi(path: str, info: VideoInfo, samples: int = 6, make: Callable[[], Po
                     seen[i][name] = p.image[CORE]
     finally:
         est.close()
-    score = {k: 0.0 for k in crops}
+    boxes = []  # the walker's core boxes (shoulders to ankles), full-frame pixels at scale s
     for f0, f1 in pairs.items():
         found = {}
         for name, xy in seen.get(f0, {}).items():
@@ -121,22 +124,25 @@ def auto_roi(path: str, info: VideoInfo, samples: int = 6, make: Callable[[], Po
             dx = abs(later[hips, 0].mean() - xy[hips, 0].mean()) if later is not None else np.inf
             if dx < height:  # the same person, half a second later
                 motion = (dx + abs(np.ptp(later[:, 1]) - height)) / max(height, 1.0)
-            found[name] = (_box(xy), height / H, min(1.0, motion / 0.15))
+            found[name] = (_box(xy), height * min(1.0, motion / 0.15), None if later is None else _box(later))
         if not found:
             continue
-        # the frame's walker: the largest moving person any crop saw; a crop scores only
-        # when its detection is that person
-        ref = max(found.values(), key=lambda v: v[1] * v[2])[0]
-        for name, (box, height, moving) in found.items():
-            if _iou(box, ref) > 0.5:
-                score[name] += height * moving
-    best = max(score, key=score.get)
+        # the frame's walker: the largest moving person that any crop saw
+        box, score, later_box = max(found.values(), key=lambda v: v[1])
+        if score > 0:
+            boxes += [box] + ([later_box] if later_box else [])
     if os.environ.get("PIPELINE_DEBUG"):
-        print("auto_roi scores", score, file=sys.stderr)
-    if best == "full" or score[best] <= 1.15 * score["full"] or crops[best] is None:
+        print("auto_roi walker boxes", [tuple(round(v) for v in b) for b in boxes], file=sys.stderr)
+    if not boxes:
         return None
-    x, y, w, h = crops[best]
-    return clamp_roi((round(x / s), round(y / s), round(w / s), round(h / s)), info.width, info.height)
+    # a horizontal band around the walker's path: walkers cross the frame sideways or
+    # come closer, so the band spans the full width; head room above the shoulders
+    top = min(b[1] - 0.45 * (b[3] - b[1]) for b in boxes)
+    bottom = max(b[3] + 0.25 * (b[3] - b[1]) for b in boxes)
+    top, bottom = max(0.0, top), min(float(H), bottom)
+    if bottom - top > 0.9 * H:
+        return None
+    return clamp_roi((0, round(top / s), info.width, round((bottom - top) / s)), info.width, info.height)
 
 
 def _box(xy: np.ndarray) -> tuple[float, float, float, float]:
@@ -166,7 +172,7 @@ def track(path: str, frames: np.ndarray | None = None, roi: ROI | None = None,
     est = estimator or MediaPipePose(static=False)
     idx, world, image, vis = [], [], [], []
     try:
-        for i, frame in read_frames(path, frames, max_side=max_side):
+        for i, frame in read_frames(path, frames, max_side=max_side, prefetch=8):
             p: PoseFrame | None = est(frame, roi_s)
             idx.append(i)
             if p is None:

@@ -70,15 +70,21 @@ def probe(path: str | Path) -> VideoInfo:
         cap.release()
 
 
-def read_frames(path: str | Path, frames: np.ndarray | None = None, max_side: int | None = None
-                ) -> Iterator[tuple[int, np.ndarray]]:
+def read_frames(path: str | Path, frames: np.ndarray | None = None, max_side: int | None = None,
+                prefetch: int = 0) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (frame index, BGR uint8 (H, W, 3)) in order.
+
+    prefetch: decode up to this many frames ahead in a background thread (OpenCV releases
+              the GIL while decoding), so decoding overlaps the consumer's work. 0: inline.
 
     frames:   sorted frame indices to keep (None: every frame). Frames in between are
               grabbed without decoding their pixels to RGB, which is cheap.
     max_side: downscale so that the longer side is at most this many pixels.
     Stops quietly at the end of what decodes (a truncated file ends early).
     """
+    if prefetch > 0:
+        yield from _prefetched(read_frames(path, frames, max_side), prefetch)
+        return
     import cv2
 
     cap = _open(path)
@@ -107,3 +113,43 @@ def read_frames(path: str | Path, frames: np.ndarray | None = None, max_side: in
                 nxt = next(want, None)
     finally:
         cap.release()
+
+
+def _prefetched(it: Iterator, depth: int) -> Iterator:
+    """Run an iterator in a daemon thread, `depth` items ahead (memory stays bounded)."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def work():
+        try:
+            for item in it:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    break
+            q.put(done)
+        except BaseException as e:  # re-raised in the consumer
+            q.put(e)
+        finally:
+            it.close()
+
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
