@@ -23,7 +23,7 @@ import torch
 
 from pose_lifting.dataset import EMOTIONS, GaitSet
 
-from .train import TrainConfig, scale_features, train
+from .train import TrainConfig, train
 
 
 class LeakError(ValueError):

@@ -109,8 +109,8 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
     if missing > max(2, 0.05 * info.n_frames) and not cfg.allow_truncated:
         raise VideoError(f"{video}: truncated video: frames stop at {int(tr.frames[-1]) + 1} of the "
                          f"{info.n_frames} the container declares (--allow-truncated analyses what decodes)")
-    an = Analysis(video, info.fps, int(tr.frames[-1]) + 1 if len(tr.frames) else 0, info.width, info.height,
-                  roi, stride, track=tr)
+    n_frames = info.n_frames if missing <= max(2, 0.05 * info.n_frames) else int(tr.frames[-1]) + 1
+    an = Analysis(video, info.fps, n_frames, info.width, info.height, roi, stride, track=tr)
     segs = lifting.segments(tr)
     if not segs:
         raise NoGaitError(f"{video}: no person found in {len(tr.frames)} frames"

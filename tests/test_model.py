@@ -5,7 +5,7 @@ import torch
 from model import losses
 from model.evaluate import LeakError, check_split, cross_validate, folds_by_recording
 from model.model import EmotionWalkNet, ModelConfig
-from model.train import TrainConfig, load_model, save_checkpoint, train
+from model.train import TrainConfig, load_model, train
 from pose_lifting.dataset import GaitSet
 from pose_lifting.gait import gaits_from_recording
 from test_gait import synthetic_walk

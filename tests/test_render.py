@@ -1,4 +1,3 @@
-import json
 
 import numpy as np
 import pytest
@@ -70,3 +69,16 @@ def test_render_bad_inputs(tmp_path):
         assert_clean_error(p)
     p = run_cli("render", SAMPLE_VIDEO, "--analysis", text, "-o", tmp_path / "o.mp4")
     assert_clean_error(p)
+
+
+def test_encoder_falls_back_to_opencv_without_ffmpeg(tmp_path, monkeypatch):
+    from pipeline import encode
+    from pose_lifting.video import probe
+    monkeypatch.setattr(encode, "ffmpeg_exe", lambda: None)
+    with pytest.warns(UserWarning, match="ffmpeg not found"):
+        w = encode.VideoWriter(tmp_path / "f.mp4", 25.0, 64, 48)
+    for i in range(12):
+        w.write(np.full((48, 64, 3), 20 * i, np.uint8))
+    w.close()
+    info = probe(tmp_path / "f.mp4")
+    assert (info.n_frames, info.fps, info.width) == (12, 25.0, 64)

@@ -1,6 +1,5 @@
 import json
 
-import pytest
 
 from conftest import BANDAI, EMOTION_GAIT, needs_shared, run_cli
 from pose_lifting import dataset

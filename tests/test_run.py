@@ -1,6 +1,5 @@
 """Video -> emotion, end to end, and every bad input."""
 import json
-import shutil
 
 import numpy as np
 import pytest

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import tempfile
@@ -123,6 +122,11 @@ def main() -> None:
     print(f"run (full rate)       {full_fps:6.1f} frames/s  ({t_full:.1f} s)  ratio to bare {full_fps / bare_fps:.2f}")
     print(f"run --fast (stride {fast.stride}) {fast_fps:6.1f} frames/s  ({t_fast:.1f} s)  "
           f"{fast_fps / info.fps:.2f} x real time, {fast_fps / bare_fps:.2f} x bare")
+    native, t_native = timed_analyze(a.video, max_side=max(info.width, info.height))
+    dn = gait_difference(native, full)
+    print(f"downscale to {MAX_SIDE} px  {n / t_native:6.1f} frames/s at native size vs {full_fps:.1f}; joint error "
+          f"{dn['joint_error_cm']:.2f} cm, affective-feature error {dn['feature_error_in_std']:.2f} std, "
+          f"window labels agree {dn['window_label_agreement']:.0%}")
     d = gait_difference(full, fast)
     print(f"fast vs full          joint error {d['joint_error_cm']:.2f} cm, affective-feature error "
           f"{d['feature_error_in_std']:.2f} std, window labels agree {d['window_label_agreement']:.0%} "
