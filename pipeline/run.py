@@ -82,20 +82,21 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
     video = str(video)
     info = probe(video)
     ck = None
+    loading = None
     if classify and model is None:
-        from model.train import load_model
-        model, ck = load_model(cfg.weights)
-    if gait_cfg is None:
-        g = (ck or {}).get("gait") or {}
-        gait_cfg = GaitConfig(window_s=g.get("window_s") or GaitConfig.window_s,
-                              hop_s=g.get("hop_s") or GaitConfig.hop_s,
-                              canonical=bool(g.get("canonical", True)))
+        # torch's import and the weights load overlap the walker search and pose
+        from concurrent.futures import ThreadPoolExecutor
+        pool = ThreadPoolExecutor(1)
+        loading = pool.submit(_load, cfg.weights)
+        pool.shutdown(wait=False)
     stride = cfg.stride or (max(1, round(info.fps / 10)) if cfg.fast else 1)
     roi = cfg.roi
     if roi is not None:
         roi = lifting.clamp_roi(roi, info.width, info.height)
     elif cfg.auto_roi:
-        roi = lifting.auto_roi(video, info, max_side=cfg.max_side)
+        roi = lifting.auto_roi(video, info, samples=2 if cfg.fast else 3, max_side=cfg.max_side)
+    if loading is not None and loading.done():
+        model, ck = loading.result()  # a bad weights file fails here, before pose runs
     frames = np.arange(0, info.n_frames, stride) if stride > 1 else None
     n_todo = info.n_frames if frames is None else len(frames)
     with tqdm(total=n_todo, disable=not progress, desc="pose", unit="frame", leave=False) as bar:
@@ -104,6 +105,13 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
             tr = lifting.track(video, frames, roi, est, cfg.max_side, bar.update, info)
         finally:
             est.close()
+    if loading is not None:
+        model, ck = loading.result()
+    if gait_cfg is None:
+        g = (ck or {}).get("gait") or {}
+        gait_cfg = GaitConfig(window_s=g.get("window_s") or GaitConfig.window_s,
+                              hop_s=g.get("hop_s") or GaitConfig.hop_s,
+                              canonical=bool(g.get("canonical", True)))
     expected_last = info.n_frames - 1 if frames is None else int(frames[-1])
     missing = expected_last - int(tr.frames[-1])
     if missing > max(2, 0.05 * info.n_frames) and not cfg.allow_truncated:
@@ -154,6 +162,12 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
         an.probs = [round(float(x), 4) for x in clip]
         an.labels = [e for e, p in zip(EMOTIONS, clip) if p > 1.0 / len(EMOTIONS)]
     return an
+
+
+def _load(weights: str):
+    from model.train import load_model
+    import scipy.signal  # noqa: F401  (warm the import the smoothing needs, off the main thread)
+    return load_model(weights)
 
 
 def format_table(an: Analysis) -> str:

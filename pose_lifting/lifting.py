@@ -30,8 +30,9 @@ from .video import VideoInfo, probe, read_frames
 MAX_GAP_S = 0.5       # longer runs of missing frames split the track
 SMOOTH_S = 0.23       # Savitzky-Golay window, seconds (7 frames at 30 fps)
 MIN_VISIBILITY = 0.5  # mean visibility of the body's core landmarks for a frame to count
-MAX_SIDE = 960        # frames are downscaled to this longer side before pose (MediaPipe
-                      # resizes to 256 px internally, so nothing is lost)
+MAX_SIDE = 1920       # larger frames are downscaled to this longer side before pose. MediaPipe
+                      # crops and resizes to 256 px itself; below ~2k px a resize of our own
+                      # costs more than it saves (tools/bench_run.py), above it the copy wins
 CORE = MEDIAPIPE33.indices(["left_shoulder", "right_shoulder", "left_hip", "right_hip",
                             "left_knee", "right_knee", "left_ankle", "right_ankle"])
 
@@ -102,35 +103,43 @@ def auto_roi(path: str, info: VideoInfo, samples: int = 3, make: Callable[[], Po
     lag = max(1, int(round(0.5 * info.fps)))            # a walker moves visibly in half a second
     pairs = {int(f): min(int(f) + lag, info.n_frames - 1) for f in picks}
     wanted = np.unique(np.concatenate([picks, list(pairs.values())]))
-    seen: dict[int, dict] = {}
+    images = dict(read_frames(path, wanted, max_side=max_side))  # a few frames, kept for the search
+    hips = [CORE.index(MEDIAPIPE33.index(n)) for n in ("left_hip", "right_hip")]
     est = make()
+
+    def look(i: int, name: str):
+        p = est(images[i], crops[name]) if i in images else None
+        return p.image[CORE] if p is not None and p.visibility[CORE].mean() > MIN_VISIBILITY else None
+
+    def moving(xy, later) -> float:
+        """0..1: how clearly the same person moved between the two frames."""
+        if xy is None or later is None:
+            return 0.0
+        height = float(np.ptp(xy[:, 1]))
+        dx = abs(later[hips, 0].mean() - xy[hips, 0].mean())
+        if dx >= height:  # not the same person
+            return 0.0
+        return min(1.0, (dx + abs(np.ptp(later[:, 1]) - height)) / max(height, 1.0) / 0.15)
+
+    boxes = []  # the walker's core boxes (shoulders to ankles), pixels at scale s
     try:
-        for i, frame in read_frames(path, wanted, max_side=max_side):
-            seen[i] = {}
-            for name, roi in crops.items():
-                p = est(frame, roi)
-                if p is not None and p.visibility[CORE].mean() > MIN_VISIBILITY:
-                    seen[i][name] = p.image[CORE]
+        for f0, f1 in pairs.items():
+            a, b = look(f0, "full"), look(f1, "full")
+            if moving(a, b) >= 1.0:  # the full frame already sees a walker: no need for crops
+                boxes += [_box(a), _box(b)]
+                continue
+            # someone else may hide the walker: look through the crops, keep the largest mover
+            best, best_score = None, 0.0
+            for name in crops:
+                if name != "full":
+                    a, b = look(f0, name), look(f1, name)
+                score = float(np.ptp(a[:, 1])) * moving(a, b) if a is not None else 0.0
+                if score > best_score:
+                    best, best_score = (a, b), score
+            if best is not None:
+                boxes += [_box(best[0]), _box(best[1])]
     finally:
         est.close()
-    boxes = []  # the walker's core boxes (shoulders to ankles), full-frame pixels at scale s
-    for f0, f1 in pairs.items():
-        found = {}
-        for name, xy in seen.get(f0, {}).items():
-            height = float(np.ptp(xy[:, 1]))
-            later = seen.get(f1, {}).get(name)
-            motion = 0.0
-            hips = [CORE.index(MEDIAPIPE33.index(n)) for n in ("left_hip", "right_hip")]
-            dx = abs(later[hips, 0].mean() - xy[hips, 0].mean()) if later is not None else np.inf
-            if dx < height:  # the same person, half a second later
-                motion = (dx + abs(np.ptp(later[:, 1]) - height)) / max(height, 1.0)
-            found[name] = (_box(xy), height * min(1.0, motion / 0.15), None if later is None else _box(later))
-        if not found:
-            continue
-        # the frame's walker: the largest moving person that any crop saw
-        box, score, later_box = max(found.values(), key=lambda v: v[1])
-        if score > 0:
-            boxes += [box] + ([later_box] if later_box else [])
     if os.environ.get("PIPELINE_DEBUG"):
         print("auto_roi walker boxes", [tuple(round(v) for v in b) for b in boxes], file=sys.stderr)
     if not boxes:

@@ -140,21 +140,27 @@ def fig_unlabeled(results: dict, path: Path) -> None:
     plt.close(fig)
 
 
-def fig_curves(results: dict, path: Path) -> None:
-    """Training curves of fold 0 of every method that records a history."""
+def fig_curves(results: dict, path: Path, shipped: list | None = None) -> None:
+    """Training curves of fold 0 of every method that records a history, and the loss
+    terms of the network (fold 0 of taew_full, or the shipped model's when that run kept none)."""
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(11, 3.5))
+    full_hist = ((results.get("taew_full") or {}).get("infos") or [{}])[0].get("history")
+    title = "TAEW full: loss terms (fold 0)"
+    if not full_hist and shipped:
+        full_hist, title = shipped, "TAEW: loss terms of the shipped model (all data)"
+    if full_hist:
+        ep = [h["epoch"] for h in full_hist]
+        for key in ("total", "cls", "ang", "quat", "aff"):
+            axes[1].plot(ep, [h.get(key, np.nan) for h in full_hist], label=key)
     for name, r in results.items():
         hist = (r.get("infos") or [{}])[0].get("history") or []
         if not hist:
             continue
         ep = [h["epoch"] for h in hist]
         axes[0].plot(ep, [h.get("cls", np.nan) for h in hist], label=name)
-        if name == "taew_full":
-            for key in ("total", "ang", "quat", "aff"):
-                axes[1].plot(ep, [h.get(key, np.nan) for h in hist], label=key)
     axes[0].set_title("classifier loss (fold 0)")
-    axes[1].set_title("TAEW full: loss terms (fold 0)")
+    axes[1].set_title(title)
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.set_yscale("log")
@@ -220,7 +226,12 @@ def write_report(gs: GaitSet, results: dict, out: Path, data: str, k: int, seed:
     figs.mkdir(parents=True, exist_ok=True)
     fig_features(gs, figs / "fig4_features.png")
     fig_unlabeled(results, figs / "fig5_unlabeled.png")
-    fig_curves(results, figs / "training_curves.png")
+    shipped = None
+    weights = Path(__file__).resolve().parents[1] / "model" / "weights" / "taew.pt"
+    if weights.is_file():
+        import torch
+        shipped = torch.load(weights, map_location="cpu", weights_only=True).get("history")
+    fig_curves(results, figs / "training_curves.png", shipped)
     fig_confusion(results, figs / "confusion.png")
     n_lab = int(gs.labeled.sum())
     lab_recs = len(set(gs.recording[gs.labeled]))
