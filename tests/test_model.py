@@ -69,7 +69,7 @@ def test_loss_is_invariant_to_batch_order():
     perm = torch.randperm(len(q))
     l1, _ = losses.total_loss(net(q, teacher_forcing=1.0), q, a, y, m, w)
     l2, _ = losses.total_loss(net(q[perm], teacher_forcing=1.0), q[perm], a[perm], y[perm], m[perm], w)
-    assert float(l1) == pytest.approx(float(l2), rel=1e-5)
+    assert float(l1.detach()) == pytest.approx(float(l2.detach()), rel=1e-5)
 
 
 def test_unlabeled_rows_do_not_touch_the_classifier_loss():
