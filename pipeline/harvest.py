@@ -203,25 +203,27 @@ def harvest(roots: list[str], output: str, workers: int = 1, retry_failed: bool 
 
 
 def merge(videos: list[Path], hashes: dict, parts: Path, out: Path, gait_cfg) -> dict:
-    """Rebuild the dataset file and the manifest from the journal, atomically."""
-    manifest, sets, seen = [], [], set()
-    for p in videos:
-        sha = hashes[p]
-        meta, gs = read_part(_part(parts, sha))
-        n = 0 if gs is None else len(gs)
-        manifest.append(dict(path=str(p), sha256=sha, status=meta["status"], reason=meta["reason"],
-                             message=meta["message"], gaits=n, duplicate_of=meta["path"] if meta["path"] != str(p) else None))
-        if gs is not None and sha not in seen:
-            sets.append(gs)
-        seen.add(sha)
-    gs = GaitSet.concat(sets) if sets else GaitSet.empty(gait_cfg.t)
-    dataset.save(gs, out, gait_cfg, source="harvest")
+    """Rebuild the dataset file and the manifest from the journal, atomically, one part
+    at a time (memory does not grow with the number of videos)."""
+    manifest, seen, n_gaits = [], set(), 0
+    with dataset.Writer(out, gait_cfg, source="harvest") as w:
+        for p in videos:
+            sha = hashes[p]
+            meta, gs = read_part(_part(parts, sha))
+            n = 0 if gs is None else len(gs)
+            manifest.append(dict(path=str(p), sha256=sha, status=meta["status"], reason=meta["reason"],
+                                 message=meta["message"], gaits=n,
+                                 duplicate_of=meta["path"] if meta["path"] != str(p) else None))
+            if gs is not None and sha not in seen:
+                w.append(gs)
+                n_gaits += n
+            seen.add(sha)
     man = out.with_name(out.name + ".manifest.json")
     tmp = man.with_name(man.name + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=1))
     os.replace(tmp, man)
     failed = [m for m in manifest if m["status"] != "ok"]
-    return dict(videos=len(videos), ok=len(manifest) - len(failed), failed=len(failed), gaits=len(gs),
+    return dict(videos=len(videos), ok=len(manifest) - len(failed), failed=len(failed), gaits=n_gaits,
                 failures=dict(Counter(m["reason"] for m in failed)), output=str(out), manifest=str(man))
 
 

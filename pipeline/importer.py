@@ -17,23 +17,29 @@ def import_mocap(sources: list[str], out: str, cfg: GaitConfig = GaitConfig(), w
     """
     from tqdm import tqdm
 
-    sets, skipped, first = [], Counter(), None
+    skipped, first = Counter(), None
     takes = 0
-    for src in sources:
-        n = len([t for t in mocap.find_takes(src) if t.is_gait or not t.content])
-        for take, gs, why in tqdm(mocap.iter_bandai(src, cfg, workers), total=n, disable=not progress,
-                                  desc=f"import {Path(src).name}", unit="take"):
-            takes += 1
-            if gs is None:
-                skipped[why.split(":", 1)[0]] += 1
-                first = first or why.split(": ", 1)[1]
-            else:
-                sets.append(gs)
-    if not sets:
-        raise mocap.ImportError_(f"no gait could be imported from {', '.join(sources)}: {first}")
-    gs = GaitSet.concat(sets)
-    dataset.save(gs, out, cfg)
-    return summary(gs, takes=takes, skipped=dict(skipped))
+    counts = Counter()  # gaits, labeled
+    recs, lab_recs = set(), set()
+    with dataset.Writer(out, cfg) as w:  # gaits stream to disk; memory does not grow with the folder
+        for src in sources:
+            n = len([t for t in mocap.find_takes(src) if t.is_gait or not t.content])
+            for take, gs, why in tqdm(mocap.iter_bandai(src, cfg, workers), total=n, disable=not progress,
+                                      desc=f"import {Path(src).name}", unit="take"):
+                takes += 1
+                if gs is None:
+                    skipped[why.split(":", 1)[0]] += 1
+                    first = first or why.split(": ", 1)[1]
+                    continue
+                w.append(gs)
+                counts["gaits"] += len(gs)
+                counts["labeled"] += int(gs.labeled.sum())
+                recs |= set(gs.recording)
+                lab_recs |= set(gs.recording[gs.labeled])
+        if not counts["gaits"]:
+            raise mocap.ImportError_(f"no gait could be imported from {', '.join(sources)}: {first}")
+    return dict(gaits=counts["gaits"], labeled=counts["labeled"], unlabeled=counts["gaits"] - counts["labeled"],
+                recordings=len(recs), labeled_recordings=len(lab_recs), takes=takes, skipped=dict(skipped))
 
 
 def import_emotion_gait(features: str, labels: str | None, label_order: str, out: str, fps: float,

@@ -101,27 +101,69 @@ _ARRAYS = ("positions", "rotations", "features", "labels", "recording", "source"
            "fps", "stretched", "quality")
 
 
-def save(gs: GaitSet, path: str | Path, cfg: GaitConfig = GaitConfig(), **extra_attrs) -> None:
-    """Write atomically: a temporary file beside the target, then os.replace."""
-    import h5py
+class Writer:
+    """Append GaitSets to a dataset file without holding them all in memory.
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with h5py.File(tmp, "w") as f:
-        for k in ("positions", "rotations", "features", "labels"):
-            f.create_dataset(k, data=getattr(gs, k), compression="gzip", compression_opts=4,
-                             chunks=True if len(gs) else None)
+    Rows go to a temporary file beside the target, which replaces the target on a clean
+    close (os.replace), so a reader never sees a half-written file.
+
+        with Writer(path, cfg) as w:
+            for gs in ...:
+                w.append(gs)
+    """
+
+    def __init__(self, path: str | Path, cfg: GaitConfig = GaitConfig(), **extra_attrs):
+        import h5py
+
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = self.path.with_name(self.path.name + ".tmp")
+        self.f = h5py.File(self.tmp, "w")
+        self.n = 0
+        t = cfg.t
+        shapes = {"positions": (t, 21, 3), "rotations": (t, 21, 4), "features": (t, 18), "labels": (len(EMOTIONS),)}
+        for k, shape in shapes.items():
+            self.f.create_dataset(k, shape=(0, *shape), maxshape=(None, *shape), dtype=np.float32,
+                                  chunks=(64, *shape), compression="gzip", compression_opts=4)
         for k in _STR_FIELDS:
-            f.create_dataset(k, data=np.asarray(getattr(gs, k), dtype=object),
-                             dtype=h5py.string_dtype())
+            self.f.create_dataset(k, shape=(0,), maxshape=(None,), dtype=h5py.string_dtype(), chunks=(1024,))
         for k, dt in _NUM_FIELDS.items():
-            f.create_dataset(k, data=np.asarray(getattr(gs, k), dtype=dt))
-        f.attrs.update(dict(format_version=FORMAT_VERSION, emotions=list(EMOTIONS),
-                            joints=list(ELMD21.joints), features=list(FEATURE_NAMES), T=cfg.t,
-                            window_s=cfg.window_s, hop_s=cfg.hop_s, canonical=cfg.canonical))
-        f.attrs.update({k: v for k, v in extra_attrs.items()})
-    os.replace(tmp, path)
+            self.f.create_dataset(k, shape=(0,), maxshape=(None,), dtype=dt, chunks=(1024,))
+        self.f.attrs.update(dict(format_version=FORMAT_VERSION, emotions=list(EMOTIONS), joints=list(ELMD21.joints),
+                                 features=list(FEATURE_NAMES), T=cfg.t, window_s=cfg.window_s, hop_s=cfg.hop_s,
+                                 canonical=cfg.canonical))
+        self.f.attrs.update(extra_attrs)
+
+    def append(self, gs: GaitSet) -> None:
+        m = len(gs)
+        if not m:
+            return
+        for k in _ARRAYS:
+            d = self.f[k]
+            d.resize(self.n + m, axis=0)
+            v = getattr(gs, k)
+            d[self.n:] = np.asarray(v, dtype=object) if k in _STR_FIELDS else v
+        self.n += m
+
+    def close(self) -> None:
+        self.f.close()
+        os.replace(self.tmp, self.path)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self.close()
+        else:  # leave the target as it was
+            self.f.close()
+            self.tmp.unlink(missing_ok=True)
+
+
+def save(gs: GaitSet, path: str | Path, cfg: GaitConfig = GaitConfig(), **extra_attrs) -> None:
+    """Write a GaitSet, atomically (see Writer)."""
+    with Writer(path, cfg, **extra_attrs) as w:
+        w.append(gs)
 
 
 class DatasetError(ValueError):
