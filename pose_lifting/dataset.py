@@ -120,6 +120,8 @@ class Writer:
         self.tmp = self.path.with_name(self.path.name + ".tmp")
         self.f = h5py.File(self.tmp, "w")
         self.n = 0
+        self._pending: list[GaitSet] = []
+        self._n_pending = 0
         t = cfg.t
         shapes = {"positions": (t, 21, 3), "rotations": (t, 21, 4), "features": (t, 18), "labels": (len(EMOTIONS),)}
         for k, shape in shapes.items():
@@ -134,18 +136,30 @@ class Writer:
                                  canonical=cfg.canonical))
         self.f.attrs.update(extra_attrs)
 
+    BUFFER = 512  # gaits held before a write: whole compressed chunks, bounded memory
+
     def append(self, gs: GaitSet) -> None:
-        m = len(gs)
-        if not m:
+        if len(gs):
+            self._pending.append(gs)
+            self._n_pending += len(gs)
+        if self._n_pending >= self.BUFFER:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
             return
+        gs = GaitSet.concat(self._pending)
+        m = len(gs)
         for k in _ARRAYS:
             d = self.f[k]
             d.resize(self.n + m, axis=0)
             v = getattr(gs, k)
             d[self.n:] = np.asarray(v, dtype=object) if k in _STR_FIELDS else v
         self.n += m
+        self._pending, self._n_pending = [], 0
 
     def close(self) -> None:
+        self._flush()
         self.f.close()
         os.replace(self.tmp, self.path)
 
