@@ -16,7 +16,7 @@ import numpy as np
 
 from pose_lifting import lifting
 from pose_lifting.dataset import EMOTIONS
-from pose_lifting.gait import GaitConfig, TooShortError, make_gait, normalize, resample, window_starts
+from pose_lifting.gait import GaitConfig, TooShortError, finish_gait, normalize, resample, window_starts
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "model" / "weights" / "taew.pt"
 
@@ -139,8 +139,8 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
                      interpolated=round(seg.interpolated, 3), reason=chk.reason)
             an.windows.append(Window(si, f0, f1, f0 / info.fps, f1 / info.fps, [], q, chk.passed))
             if chk.passed:
-                g = make_gait(seg.positions, s, e, gait_cfg, stretched=(e - s) / seg.fps < gait_cfg.window_s - 1e-6)
-                g.start, g.end = f0, f1
+                # the window is resampled and normalised once, for the check and the gait
+                g = finish_gait(raw, f0, f1, gait_cfg, stretched=(e - s) / seg.fps < gait_cfg.window_s - 1e-6)
                 kept.append((len(an.windows) - 1, g))
             else:
                 reasons.append(chk.reason)

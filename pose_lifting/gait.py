@@ -182,7 +182,12 @@ def joint_rotations(positions: np.ndarray) -> np.ndarray:
 def make_gait(recording: np.ndarray, start: float, end: float, cfg: GaitConfig = GaitConfig(),
               stretched: bool = False) -> Gait:
     """One window of a recording (N, 21, 3) metres -> a Gait."""
-    g = normalize(resample(recording, start, end, cfg.t))
+    return finish_gait(normalize(resample(recording, start, end, cfg.t)), start, end, cfg, stretched)
+
+
+def finish_gait(g: np.ndarray, start: float, end: float, cfg: GaitConfig = GaitConfig(),
+                stretched: bool = False) -> Gait:
+    """A resampled, normalised window (T, 21, 3) -> a Gait (canonical skeleton, rotations, features)."""
     if cfg.canonical:
         g = canonicalize(g)
     return Gait(g.astype(np.float32), joint_rotations(g), affective_features(g), start, end, stretched)
