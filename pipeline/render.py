@@ -122,25 +122,36 @@ def draw_panel(img: np.ndarray, probs: np.ndarray | None, clip: dict, scale: flo
                     (255, 255, 255), th, cv2.LINE_AA)
 
 
-def draw_timeline(img: np.ndarray, probs: np.ndarray, frame: int, scale: float) -> None:
-    """Probability of each emotion over the clip, along the bottom, with a cursor."""
+def timeline_curves(probs: np.ndarray, width: int, height: int) -> list[np.ndarray | None]:
+    """Polyline points of each emotion's probability over the clip, computed once per video.
+
+    probs (F, C) -> per emotion an (n, 1, 2) int32 array in strip coordinates (y from the
+    strip's top), or None when nothing is known.
+    """
+    xs = np.linspace(0, width - 1, len(probs)).round().astype(np.int32)
+    out = []
+    for c in range(probs.shape[1]):
+        ys = height * (1 - probs[:, c])
+        ok = np.isfinite(ys)
+        out.append(np.stack([xs[ok], ys[ok].round().astype(np.int32)], 1).reshape(-1, 1, 2) if ok.sum() > 1 else None)
+    return out
+
+
+def draw_timeline(img: np.ndarray, curves: list, n: int, frame: int, scale: float) -> None:
+    """The probability curves (from timeline_curves) along the bottom, with a cursor at `frame` of n."""
     import cv2
     H, W = img.shape[:2]
     h = int(0.14 * H)
     y0 = H - h
     band = img[y0:H]
     band[:] = (band * 0.3).astype(np.uint8)
-    n = len(probs)
-    xs = np.linspace(0, W - 1, n).round().astype(int)
     chance = y0 + int(h * (1 - 1 / len(EMOTIONS)))
     cv2.line(img, (0, chance), (W - 1, chance), (110, 110, 110), 1, cv2.LINE_AA)
-    for c, e in enumerate(EMOTIONS):
-        ys = y0 + (h * (1 - probs[:, c])).round()
-        ok = np.isfinite(ys)
-        pts = np.stack([xs[ok], ys[ok].astype(int)], 1)
-        if len(pts) > 1:
-            cv2.polylines(img, [pts.reshape(-1, 1, 2)], False, EMOTION_COLOURS[e], max(1, int(2 * scale)), cv2.LINE_AA)
-    x = xs[min(frame, n - 1)]
+    for e, pts in zip(EMOTIONS, curves):
+        if pts is not None:
+            cv2.polylines(img, [pts + np.array([0, y0], np.int32)], False, EMOTION_COLOURS[e],
+                          max(1, int(2 * scale)), cv2.LINE_AA)
+    x = int(round(min(frame, n - 1) * (W - 1) / max(n - 1, 1)))
     cv2.line(img, (x, y0), (x, H - 1), (255, 255, 255), max(1, int(2 * scale)))
 
 
@@ -190,6 +201,7 @@ def render(video: str, output: str, analysis: dict, side_by_side: bool = False, 
     clip = meta["clip"]["probs"]
     W = info.width + (info.height if side_by_side else 0)
     key = _key_frame(meta, n)
+    curves = timeline_curves(probs, info.width, int(0.14 * info.height))
     key_img = None
     written = 0
     with VideoWriter(output, info.fps, W, info.height, audio_from=video) as out, \
@@ -201,7 +213,7 @@ def render(video: str, output: str, analysis: dict, side_by_side: bool = False, 
             if i == key:
                 key_img = frame.copy()
             draw_panel(frame, probs[i], clip, scale)
-            draw_timeline(frame, probs, i, scale)
+            draw_timeline(frame, curves, n, i, scale)
             if side_by_side:
                 frame = np.concatenate([frame, draw_world(w3[i], info.height, colours, scale)], 1)
             out.write(frame)
