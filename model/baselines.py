@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from pose_lifting.dataset import GaitSet
 from pose_lifting.skeletons import ELMD21
 
-from .train import feature_range, scale_features
+from .train import feature_scaling, scale_features
 
 
 def _labeled(gs: GaitSet) -> tuple[GaitSet, np.ndarray]:
@@ -140,7 +140,7 @@ def _fit_predict_seq(make, epochs: int):
     def fit_predict(train_set: GaitSet, test: GaitSet, fold: int) -> tuple[np.ndarray, dict]:
         torch.manual_seed(fold)
         lab, y = _labeled(train_set)
-        fmin, fmax = feature_range(lab.features)
+        fmin, fmax = feature_scaling(lab.features)
         model = make()
         hist = fit_supervised(model, *_inputs(lab, fmin, fmax), y, epochs=epochs, seed=fold)
         with torch.no_grad():

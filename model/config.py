@@ -1,4 +1,10 @@
-"""Training configuration, importable without torch (so `--help` stays instant)."""
+"""Training configuration, importable without torch (so `--help` stays instant).
+
+Schedules count optimizer steps, not epochs (STYLE.md 11): a run is `steps` long whatever
+the dataset's size, the learning rate follows a cosine from `lr` to `lr * lr_final`, and
+teacher forcing falls linearly from 1 to 0 over the first `tf_until` of the steps, so the
+decoder ends free-running and must reconstruct from the embedding alone.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,15 +12,26 @@ from dataclasses import dataclass
 
 @dataclass
 class TrainConfig:
-    epochs: int = 30               # the paper ran 500 on ~3,900 gaits; see README for ours
-    batch_size: int = 64
+    steps: int = 1200              # optimizer steps (the paper: ~120k; see README for ours)
+    batch_size: int = 16           # labeled gaits per step, drawn class-balanced
+    unlabeled_batch: int = 16      # unlabeled gaits per step at unlabeled_fraction 1 (scaled with it)
     lr: float = 1e-3               # Adam
-    lr_decay: float = 0.999        # per epoch
-    tf_decay: float = 0.995        # teacher forcing ratio = tf_decay ** epoch
+    lr_final: float = 0.1          # the cosine ends at lr * lr_final
+    tf_until: float = 0.5          # teacher forcing 1 -> 0 over this share of the steps, then 0
     lambda_quat: float = 2.0
     lambda_aff: float = 2.0        # 0 gives the "without affective loss" ablation
     unlabeled_fraction: float = 1.0  # share of the unlabeled pool used (Figure 5); 0 = labeled only
-    unlabeled_per_epoch: int = 400   # at most this many unlabeled gaits drawn per epoch (fresh draw each epoch)
+    val_fraction: float = 0.0      # labeled recordings held out of the training fold to choose the step (0: keep the last)
+    eval_every: int = 50           # steps between validation checks (and resume points)
+    class_balance: bool = True     # draw labeled gaits with inverse class frequency
+    mirror: bool = False           # add every training gait's mirror image (left and right swapped)
     seed: int = 0
     device: str = "auto"           # auto | cpu | cuda
     threads: int = 0               # torch CPU threads; 0 leaves torch's default
+
+    def __post_init__(self):
+        for k in ("steps", "batch_size", "eval_every"):
+            if getattr(self, k) <= 0:
+                raise ValueError(f"{k.replace('_', '-')} must be positive, not {getattr(self, k)}")
+        if self.unlabeled_batch < 0 or not 0 <= self.unlabeled_fraction <= 1 or not 0 <= self.val_fraction < 1:
+            raise ValueError("unlabeled-batch >= 0, 0 <= unlabeled-fraction <= 1 and 0 <= val-fraction < 1")

@@ -11,7 +11,10 @@
   quaternions; differences are wrapped to [-pi, pi] so that 359 deg vs 1 deg counts as 2 deg.
 - L_quat (Eq. 5): (||qhat|| - 1)^2.
 - L_aff (Eq. 4): squared distance between the embedding's first A dims and the affective
-  features scaled to [0, 1] with the training split's per-feature min and max.
+  features as robust z-scores (median and interquartile range of the training split,
+  clipped to +-3; model.train.scale_features). The paper scales to [0, 1] by min and max;
+  with outliers (area ratios reach several hundred) that squeezed some targets to a
+  constant, and the tied dims learned nothing.
 Every term is a mean over its elements, so their scales stay comparable.
 """
 from __future__ import annotations

@@ -1,18 +1,24 @@
 """The network of "Take an Emotion Walk" (Bhattacharya et al., ECCV 2020), sections 3-4.
 
     quaternions (B, T, J, 4)
-      Encoder: GRU(2 layers) over all joints -> a feature per joint and step (B, T, J, H)
-               -> one linear unit per joint -> learned part pooling (vector addition then a
-               linear layer per part: torso, arms, legs) -> learned body pooling -> linear
+      Encoder: one 2-layer GRU over time, shared by the joints, run on each joint's
+               rotations plus a learned joint identity -> a feature per joint and step
+               (B, T, J, H) -> one linear unit per joint -> learned part pooling (vector
+               addition of the joints of a part, then a linear layer per part: torso, two
+               arms, two legs) -> vector addition of the parts -> body linear -> linear
                -> embedding (B, T, E); its first A = 18 dims are tied to the affective features
       Decoder: embedding -> 5 part linears (un-pooling) -> repeated to their joints
                -> GRU_1 reconstructs the joint rotations at the first step (B, J, 4)
                -> GRU_2 predicts steps 2..T, fed the true previous step with probability
-                  `teacher_forcing` (curriculum, decays x0.995 per epoch) or its own output
+                  `teacher_forcing` (curriculum by optimizer step, down to 0) or its own output
       Classifier: flattened embedding (B, T*E) -> 3 linear layers -> C probabilities (softmax);
                a class is predicted when its probability exceeds 1/C.
 
-Linear layers use ELU, batch norm and dropout 0.1 except the output layers (paper 4.4).
+Hidden linear layers: Linear -> normalisation -> ELU -> dropout 0.1 (paper 4.4). The paper
+says batch norm; the default here is layer norm, which computes the same thing in train and
+eval mode (see README, Method: with batch norm, the running statistics of four stacked
+blocks drifted far from the batch statistics, and eval-mode predictions collapsed).
+`norm="batch"` keeps the paper's choice.
 """
 from __future__ import annotations
 
@@ -29,29 +35,35 @@ from pose_lifting.skeletons import ELMD21
 class ModelConfig:
     n_joints: int = 21          # J, ELMD-21
     t: int = 48                 # T, steps per gait
-    joint_hidden: int = 8       # GRU features per joint (the GRU's hidden size is J * this)
+    joint_hidden: int = 16      # H, encoder GRU features per joint (one GRU, shared by the joints)
+    joint_embed: int = 8        # learned joint identity fed to the shared GRU beside each joint's rotation
+    decoder_hidden: int = 8     # decoder GRU features per joint (its hidden size is J * this)
     joint_dim: int = 16         # output of each per-joint linear unit
     part_dim: int = 32          # output of each body-part linear layer
     embed_dim: int = 32         # E, embedding per step
     n_affective: int = 18       # A, leading embedding dims tied to affective features
     n_classes: int = 4          # C
     cls_hidden: tuple = (128, 32)  # widths of the classifier's first two linear layers
+    cls_input: str = "flatten"  # "flatten": the whole (T, E) embedding (paper 4.3); "mean": its mean over time
     dropout: float = 0.1
+    norm: str = "layer"         # "layer" (default) or "batch" (the paper's)
     parts: dict = field(default_factory=lambda: {k: list(v) for k, v in ELMD21.part_indices().items()})
 
 
 class Dense(nn.Module):
-    """Linear -> batch norm -> ELU -> dropout, over the last dimension of any shape."""
+    """Linear -> layer or batch norm -> ELU -> dropout, over the last dimension of any shape."""
 
-    def __init__(self, d_in: int, d_out: int, dropout: float):
+    def __init__(self, d_in: int, d_out: int, dropout: float, norm: str = "layer"):
         super().__init__()
+        if norm not in ("layer", "batch"):
+            raise ValueError(f"norm must be 'layer' or 'batch', not {norm!r}")
         self.lin = nn.Linear(d_in, d_out)
-        self.bn = nn.BatchNorm1d(d_out)
+        self.norm = nn.LayerNorm(d_out) if norm == "layer" else nn.BatchNorm1d(d_out)
         self.drop = nn.Dropout(dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape[:-1]
-        y = self.bn(self.lin(x).reshape(-1, self.lin.out_features))
+        y = self.norm(self.lin(x).reshape(-1, self.lin.out_features))
         return self.drop(F.elu(y)).reshape(*shape, -1)
 
 
@@ -72,28 +84,31 @@ class Encoder(nn.Module):
         super().__init__()
         J, H = cfg.n_joints, cfg.joint_hidden
         self.cfg = cfg
-        self.gru = nn.GRU(J * 4, J * H, num_layers=2, batch_first=True)
+        self.joint_id = nn.Parameter(0.1 * torch.randn(J, cfg.joint_embed))
+        self.gru = nn.GRU(4 + cfg.joint_embed, H, num_layers=2, batch_first=True)
         self.joint = JointLinear(J, H, cfg.joint_dim)
-        self.parts = nn.ModuleDict({k: Dense(cfg.joint_dim, cfg.part_dim, cfg.dropout) for k in cfg.parts})
-        self.body = Dense(cfg.part_dim, cfg.part_dim, cfg.dropout)
+        self.parts = nn.ModuleDict({k: Dense(cfg.joint_dim, cfg.part_dim, cfg.dropout, cfg.norm) for k in cfg.parts})
+        self.body = Dense(cfg.part_dim, cfg.part_dim, cfg.dropout, cfg.norm)
         self.out = nn.Linear(cfg.part_dim, cfg.embed_dim)
 
     def forward(self, q: torch.Tensor) -> torch.Tensor:
         """q: (B, T, J, 4) -> embedding (B, T, E)."""
         B, T, J, _ = q.shape
-        h, _ = self.gru(q.reshape(B, T, J * 4))                 # (B, T, J*H)
-        u = F.elu(self.joint(h.reshape(B, T, J, -1)))            # (B, T, J, joint_dim)
+        x = torch.cat([q, self.joint_id.expand(B, T, J, -1)], -1)          # (B, T, J, 4+e)
+        h, _ = self.gru(x.transpose(1, 2).reshape(B * J, T, -1))          # (B*J, T, H) joint j's own stream
+        h = h.reshape(B, J, T, -1).transpose(1, 2)                        # (B, T, J, H)
+        u = F.elu(self.joint(h))                                          # (B, T, J, joint_dim)
         parts = [self.parts[k](u[:, :, idx].sum(2)) for k, idx in self.cfg.parts.items()]  # 5 x (B, T, P)
-        body = self.body(torch.stack(parts, 0).sum(0))           # (B, T, P)
-        return self.out(body)                                    # (B, T, E)
+        body = self.body(torch.stack(parts, 0).sum(0))                    # (B, T, P)
+        return self.out(body)                                             # (B, T, E)
 
 
 class Decoder(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        J, H = cfg.n_joints, cfg.joint_hidden
+        J, H = cfg.n_joints, cfg.decoder_hidden
         self.cfg = cfg
-        self.parts = nn.ModuleDict({k: Dense(cfg.embed_dim, cfg.part_dim, cfg.dropout) for k in cfg.parts})
+        self.parts = nn.ModuleDict({k: Dense(cfg.embed_dim, cfg.part_dim, cfg.dropout, cfg.norm) for k in cfg.parts})
         owner = torch.zeros(J, dtype=torch.long)
         for i, idx in enumerate(cfg.parts.values()):
             owner[idx] = i
@@ -132,14 +147,16 @@ class Decoder(nn.Module):
 class Classifier(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
-        d = cfg.t * cfg.embed_dim
-        self.l1 = Dense(d, cfg.cls_hidden[0], cfg.dropout)
-        self.l2 = Dense(cfg.cls_hidden[0], cfg.cls_hidden[1], cfg.dropout)
+        self.pool = cfg.cls_input
+        d = cfg.t * cfg.embed_dim if cfg.cls_input == "flatten" else cfg.embed_dim
+        self.l1 = Dense(d, cfg.cls_hidden[0], cfg.dropout, cfg.norm)
+        self.l2 = Dense(cfg.cls_hidden[0], cfg.cls_hidden[1], cfg.dropout, cfg.norm)
         self.l3 = nn.Linear(cfg.cls_hidden[1], cfg.n_classes)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         """z: (B, T, E) -> class logits (B, C); softmax gives the label probabilities."""
-        return self.l3(self.l2(self.l1(z.flatten(1))))
+        x = z.flatten(1) if self.pool == "flatten" else z.mean(1)  # (B, T*E) or (B, E)
+        return self.l3(self.l2(self.l1(x)))
 
 
 class EmotionWalkNet(nn.Module):

@@ -2,10 +2,19 @@
 
 `train()` is an importable function that returns the model and its history; the CLI
 only calls it. Checkpoints are self-describing torch saves that load with
-``weights_only=True`` (see checkpoint()/load_model()).
+``weights_only=True`` (see save_checkpoint()/load_model()).
+
+Each step draws `batch_size` labeled gaits (class-balanced: a gait's chance is the
+inverse of its class's count) and `unlabeled_batch * unlabeled_fraction` unlabeled ones,
+so the unlabeled share of the gradient scales with the fraction at a fixed step budget.
+With `val_fraction` > 0 a share of the labeled *recordings* of the training set is held
+out (grouped, stratified by emotion); the step with the lowest validation classifier loss
+is the model kept. Nothing outside the given training set is ever looked at.
 """
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import math
 import os
@@ -24,7 +33,8 @@ from . import losses
 from .config import TrainConfig
 from .model import EmotionWalkNet, ModelConfig, config_dict
 
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2
+AFFECTIVE_CLIP = 3.0  # robust z-scores of the affective targets are clipped to +-this
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -41,32 +51,104 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def feature_range(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(N, T, 18) -> per-feature (min, max), each (18,)."""
-    f = features.reshape(-1, features.shape[-1])
-    return f.min(0), f.max(0)
+def feature_scaling(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, T, 18) -> per-feature (centre, scale), each (18,): median and interquartile range.
+
+    Robust to the outliers some features have (area ratios reach several hundred where a
+    triangle degenerates), which min-max scaling squeezed into a constant.
+    """
+    f = features.reshape(-1, features.shape[-1]).astype(np.float64)
+    q25, med, q75 = np.percentile(f, [25, 50, 75], axis=0)
+    return med.astype(np.float32), np.maximum(q75 - q25, 1e-3).astype(np.float32)
 
 
-def scale_features(features, fmin, fmax):
-    """Scale to [0, 1] with the training split's range (values outside it are not clipped)."""
-    return (features - fmin) / np.maximum(fmax - fmin, 1e-6)
+def scale_features(features, centre, scale):
+    """Robust z-scores, clipped to +-AFFECTIVE_CLIP. (..., 18) -> (..., 18)."""
+    return np.clip((features - centre) / scale, -AFFECTIVE_CLIP, AFFECTIVE_CLIP)
 
 
-def _tensors(gs: GaitSet, fmin, fmax):
-    lab = gs.labeled
+def _tensors(gs: GaitSet, centre, scale):
     labels = np.nan_to_num(gs.labels, nan=0.0)
     return (torch.from_numpy(gs.rotations.astype(np.float32)),
-            torch.from_numpy(scale_features(gs.features, fmin, fmax).astype(np.float32)),
-            torch.from_numpy(labels.astype(np.float32)), torch.from_numpy(lab))
+            torch.from_numpy(scale_features(gs.features, centre, scale).astype(np.float32)),
+            torch.from_numpy(labels.astype(np.float32)), torch.from_numpy(gs.labeled))
+
+
+def validation_split(gs: GaitSet, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labeled gait indices -> (train, val), split by recording and stratified by emotion.
+
+    Returns (all labeled, empty) when fraction is 0 or there are too few recordings
+    (fewer than 2 per class present) to hold some out.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    lab = np.flatnonzero(gs.labeled)
+    if fraction <= 0 or not len(lab):
+        return lab, lab[:0]
+    recs = gs.recording[lab]
+    y = np.argmax(gs.labels[lab], 1)
+    per_class = [len(set(recs[y == c])) for c in np.unique(y)]
+    k = max(2, int(round(1 / fraction)))
+    if min(per_class) < 2 or len(set(recs)) < k:
+        return lab, lab[:0]
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a class with fewer recordings than k: sklearn warns, still splits
+        tr, va = next(StratifiedGroupKFold(k, shuffle=True, random_state=seed).split(lab, y, groups=recs))
+    return lab[tr], lab[va]
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Cosine from cfg.lr to cfg.lr * cfg.lr_final over cfg.steps."""
+    c = 0.5 * (1 + math.cos(math.pi * min(step, cfg.steps) / cfg.steps))
+    return cfg.lr * (cfg.lr_final + (1 - cfg.lr_final) * c)
+
+
+def teacher_forcing_at(step: int, cfg: TrainConfig) -> float:
+    """1 at step 0, falling linearly to 0 at cfg.tf_until * cfg.steps, then 0."""
+    end = cfg.tf_until * cfg.steps
+    return max(0.0, 1.0 - step / end) if end > 0 else 0.0
+
+
+def fingerprint(gs: GaitSet, cfg: TrainConfig, model_cfg: ModelConfig) -> str:
+    """What a run depends on: the data (hash of rotations, features, labels, recordings)
+    and both configs. A resume with another fingerprint is refused."""
+    h = hashlib.sha256()
+    for a in (gs.rotations, gs.features, np.nan_to_num(gs.labels, nan=-1)):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update("\n".join(map(str, gs.recording)).encode())
+    d = asdict(cfg)
+    for k in ("device", "threads"):  # where it runs does not change what it computes
+        d.pop(k)
+    h.update(json.dumps([d, config_dict(model_cfg)], sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+class ResumeError(ValueError):
+    pass
+
+
+@torch.no_grad()
+def _val_loss(model, q, y, weights, batch: int = 256) -> float:
+    model.eval()
+    tot = 0.0
+    for i in range(0, len(q), batch):
+        logits = model(q[i:i + batch], decode=False)["logits"]
+        tot += float(losses.classifier_loss(logits, y[i:i + batch], weights)) * len(logits)
+    model.train()
+    return tot / max(len(q), 1)
 
 
 def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig = ModelConfig(),
-          out_dir: str | Path | None = None, progress: bool = False, gait_attrs: dict | None = None):
+          out_dir: str | Path | None = None, progress: bool = False, gait_attrs: dict | None = None,
+          overwrite: bool = False):
     """Train on a GaitSet holding labeled and unlabeled gaits.
 
-    Returns (model, history): history is a list of per-epoch dicts of mean losses.
-    With out_dir, writes last.pt after every epoch (resumed from if present), model.pt at
-    the end, history.json and loss_curves.png.
+    Returns (model in eval mode, history): history is a list of dicts, one per
+    cfg.eval_every steps, of mean training losses, validation loss, lr and teacher forcing.
+    With out_dir, writes last.pt every cfg.eval_every steps (a run with the same data and
+    configs resumes from it; another is refused unless overwrite), model.pt at the end,
+    history.json and loss_curves.png.
     """
     from tqdm import tqdm
 
@@ -74,89 +156,120 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
-    lab_idx = np.flatnonzero(gs.labeled)
-    unl_pool = np.flatnonzero(~gs.labeled)
+    lab_all = np.flatnonzero(gs.labeled)
+    if not len(lab_all):
+        raise ValueError("the training set holds no labeled gait")
     rng = np.random.default_rng(cfg.seed)
+    lab_idx, val_idx = validation_split(gs, cfg.val_fraction, cfg.seed)
+    if cfg.mirror:  # mirror images join training only: the validation gaits stay as recorded
+        n = len(gs)
+        keep = np.setdiff1d(np.arange(n), val_idx)
+        gs = GaitSet.concat([gs, gs.subset(keep).mirrored()])
+        lab_idx = np.concatenate([lab_idx, n + np.flatnonzero(np.isin(keep, lab_idx))])
+    unl_pool = np.flatnonzero(~gs.labeled)
     n_unl = int(round(cfg.unlabeled_fraction * len(unl_pool)))
     unl_idx = np.sort(rng.choice(unl_pool, n_unl, replace=False)) if n_unl else np.zeros(0, int)
+    per_step_unl = int(round(cfg.unlabeled_batch * cfg.unlabeled_fraction)) if len(unl_idx) else 0
     used = np.concatenate([lab_idx, unl_idx])
-    if not len(lab_idx):
-        raise ValueError("the training set holds no labeled gait")
-    fmin, fmax = feature_range(gs.features[used])
-    q_all, a_all, y_all, m_all = _tensors(gs, fmin, fmax)
+    centre, scale = feature_scaling(gs.features[used])
+    q_all, a_all, y_all, m_all = _tensors(gs, centre, scale)
     weights = losses.class_weights(y_all[lab_idx]).to(device)
+    cls = np.argmax(gs.labels[lab_idx], 1)
+    p_lab = None
+    if cfg.class_balance:
+        counts = np.bincount(cls, minlength=len(EMOTIONS)).astype(float)
+        p_lab = 1.0 / counts[cls]
+        p_lab /= p_lab.sum()
 
     model = EmotionWalkNet(model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
-    sched = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=cfg.lr_decay)
     history: list[dict] = []
-    start = 0
+    step, best = 0, (math.inf, 0, None)  # (val loss, step, state dict)
+    fp = fingerprint(gs, cfg, model_cfg)
     last = Path(out_dir) / "last.pt" if out_dir else None
     if last is not None and last.is_file():
         ck = torch.load(last, map_location=device, weights_only=True)
-        model.load_state_dict(ck["state_dict"])
-        opt.load_state_dict(ck["optimizer"])
-        sched.load_state_dict(ck["scheduler"])
-        history, start = ck["history"], ck["epoch"]
-        torch.set_rng_state(ck["rng_torch"])
-        rng = np.random.default_rng()
-        rng.bit_generator.state = json.loads(ck["rng_numpy"])
+        if ck.get("fingerprint") != fp and not overwrite:
+            raise ResumeError(f"{last}: a run of other data or settings is in this folder; "
+                              "use another --output, or --overwrite to start over")
+        if ck.get("fingerprint") == fp:
+            model.load_state_dict(ck["state_dict"])
+            opt.load_state_dict(ck["optimizer"])
+            history, step = ck["history"], ck["step"]
+            best = (ck["best_loss"], ck["best_step"], ck["best_state"])
+            torch.set_rng_state(ck["rng_torch"])
+            rng = np.random.default_rng()
+            rng.bit_generator.state = json.loads(ck["rng_numpy"])
 
-    bar = tqdm(range(start, cfg.epochs), initial=start, total=cfg.epochs, disable=not progress,
-               desc="train", unit="epoch")
-    for epoch in bar:
-        model.train()
-        tf = cfg.tf_decay ** epoch
-        draw = unl_idx
-        if len(unl_idx) > cfg.unlabeled_per_epoch:
-            draw = rng.choice(unl_idx, cfg.unlabeled_per_epoch, replace=False)
-        idx = rng.permutation(np.concatenate([lab_idx, draw]))
-        sums: dict[str, float] = {}
-        n_batches = math.ceil(len(idx) / cfg.batch_size)
-        for b in range(n_batches):
-            bi = torch.from_numpy(idx[b * cfg.batch_size:(b + 1) * cfg.batch_size])
-            if len(bi) < 2:  # batch norm needs two samples
-                continue
-            q, a, y, m = (t[bi].to(device) for t in (q_all, a_all, y_all, m_all))
-            out = model(q, teacher_forcing=tf)
-            loss, terms = losses.total_loss(out, q, a, y, m, weights, cfg.lambda_quat, cfg.lambda_aff)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-            opt.step()
-            terms["total"] = float(loss.detach())
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + v
-        sched.step()
-        row = {k: v / n_batches for k, v in sums.items()} | {"epoch": epoch + 1, "teacher_forcing": tf,
+    q_val, y_val = q_all[val_idx].to(device), y_all[val_idx].to(device)
+    bar = tqdm(total=cfg.steps, initial=step, disable=not progress, desc="train", unit="step")
+    sums: dict[str, float] = {}
+    n_sum = 0
+    model.train()
+    while step < cfg.steps:
+        bi = rng.choice(lab_idx, cfg.batch_size, replace=len(lab_idx) < cfg.batch_size or p_lab is not None, p=p_lab)
+        if per_step_unl:
+            bi = np.concatenate([bi, rng.choice(unl_idx, per_step_unl, replace=len(unl_idx) < per_step_unl)])
+        bi = torch.from_numpy(bi)
+        q, a, y, m = (t[bi].to(device) for t in (q_all, a_all, y_all, m_all))
+        tf = teacher_forcing_at(step, cfg)
+        for g in opt.param_groups:
+            g["lr"] = lr_at(step, cfg)
+        out = model(q, teacher_forcing=tf)
+        loss, terms = losses.total_loss(out, q, a, y, m, weights, cfg.lambda_quat, cfg.lambda_aff)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        opt.step()
+        step += 1
+        bar.update(1)
+        terms["total"] = float(loss.detach())
+        for k, v in terms.items():
+            sums[k] = sums.get(k, 0.0) + v
+        n_sum += 1
+        if step % cfg.eval_every == 0 or step == cfg.steps:
+            row = {k: v / n_sum for k, v in sums.items()} | {"step": step, "teacher_forcing": tf,
                                                              "lr": opt.param_groups[0]["lr"]}
-        history.append(row)
-        bar.set_postfix({k: f"{row[k]:.3f}" for k in ("total", "cls", "ang", "aff") if k in row})
-        if last is not None:
-            last.parent.mkdir(parents=True, exist_ok=True)
-            state = dict(state_dict=model.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                         history=history, epoch=epoch + 1, rng_torch=torch.get_rng_state(),
-                         rng_numpy=json.dumps(rng.bit_generator.state))
-            torch.save(state, last.with_suffix(".tmp"))
-            os.replace(last.with_suffix(".tmp"), last)
+            sums, n_sum = {}, 0
+            if len(val_idx):
+                row["val_cls"] = _val_loss(model, q_val, y_val, weights)
+                if row["val_cls"] < best[0]:
+                    best = (row["val_cls"], step, copy.deepcopy(model.state_dict()))
+            history.append(row)
+            bar.set_postfix({k: f"{row[k]:.3f}" for k in ("total", "cls", "val_cls") if k in row})
+            if last is not None:
+                last.parent.mkdir(parents=True, exist_ok=True)
+                state = dict(state_dict=model.state_dict(), optimizer=opt.state_dict(), history=history,
+                             step=step, rng_torch=torch.get_rng_state(), fingerprint=fp,
+                             rng_numpy=json.dumps(rng.bit_generator.state), best_loss=best[0],
+                             best_step=best[1], best_state=best[2])
+                torch.save(state, last.with_suffix(".tmp"))
+                os.replace(last.with_suffix(".tmp"), last)
+    bar.close()
+    if best[2] is not None:
+        model.load_state_dict(best[2])
     model.eval()
-    model.feature_min, model.feature_max = fmin, fmax
+    model.feature_centre, model.feature_scale = centre, scale
+    model.chosen_step = best[1] if best[2] is not None else cfg.steps
     if out_dir:
-        save_checkpoint(model, Path(out_dir) / "model.pt", fmin, fmax, history, cfg, gait_attrs)
+        save_checkpoint(model, Path(out_dir) / "model.pt", centre, scale, history, cfg, gait_attrs,
+                        dict(chosen_step=model.chosen_step, fingerprint=fp, n_labeled=int(len(lab_idx)),
+                             n_val=int(len(val_idx)), n_unlabeled=int(len(unl_idx))))
         (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1))
         plot_history(history, Path(out_dir) / "loss_curves.png")
     return model, history
 
 
-def save_checkpoint(model: EmotionWalkNet, path: str | Path, fmin, fmax, history=None,
-                    train_cfg: TrainConfig | None = None, gait_attrs: dict | None = None) -> None:
+def save_checkpoint(model: EmotionWalkNet, path: str | Path, centre, scale, history=None,
+                    train_cfg: TrainConfig | None = None, gait_attrs: dict | None = None,
+                    info: dict | None = None) -> None:
     """A self-describing checkpoint: everything needed to rebuild and use the model."""
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     ck = dict(format_version=CHECKPOINT_VERSION, model_config=config_dict(model.cfg), state_dict=state,
               emotions=list(EMOTIONS), joints=list(ELMD21.joints), features=list(FEATURE_NAMES),
-              feature_min=[float(x) for x in fmin], feature_max=[float(x) for x in fmax],
+              feature_centre=[float(x) for x in centre], feature_scale=[float(x) for x in scale],
               gait=dict(gait_attrs or {}), train_config=asdict(train_cfg) if train_cfg else {},
-              history=history or [])
+              history=history or [], info=dict(info or {}))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -169,40 +282,56 @@ class CheckpointError(ValueError):
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[EmotionWalkNet, dict]:
-    """Rebuild a model from a checkpoint (weights_only=True). Returns (model in eval mode, checkpoint)."""
+    """Rebuild a model from a checkpoint (weights_only=True). Returns (model in eval mode, checkpoint).
+
+    Refuses, with a message that says what does not match, a file that is not a checkpoint
+    of this format, or one whose emotions, joints or time steps this code cannot use.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such weights file")
     try:
         ck = torch.load(path, map_location=device, weights_only=True)
-        if not isinstance(ck, dict) or ck.get("format_version") != CHECKPOINT_VERSION:
-            raise CheckpointError(f"{path}: not a gait-emotion checkpoint (format {CHECKPOINT_VERSION})")
-        mc = dict(ck["model_config"])
+    except Exception as e:
+        raise CheckpointError(f"{path}: corrupt or not a weights file ({type(e).__name__})") from None
+    if not isinstance(ck, dict) or "format_version" not in ck:
+        raise CheckpointError(f"{path}: not a gait-emotion checkpoint")
+    if ck["format_version"] != CHECKPOINT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format {ck['format_version']}, this version reads "
+                              f"format {CHECKPOINT_VERSION}; retrain it with this version")
+    if list(ck.get("emotions", [])) != list(EMOTIONS):
+        raise CheckpointError(f"{path}: its classes {ck.get('emotions')} are not {list(EMOTIONS)}")
+    if list(ck.get("joints", [])) != list(ELMD21.joints):
+        raise CheckpointError(f"{path}: its skeleton has {len(ck.get('joints', []))} joints, not ELMD-21")
+    mc = dict(ck["model_config"])
+    t_gait = (ck.get("gait") or {}).get("T")
+    if mc.get("n_classes") != len(EMOTIONS) or (t_gait is not None and int(t_gait) != mc.get("t")):
+        raise CheckpointError(f"{path}: inconsistent checkpoint ({mc.get('n_classes')} classes, T={mc.get('t')}, "
+                              f"gait T={t_gait})")
+    try:
         mc["cls_hidden"] = tuple(mc["cls_hidden"])
         model = EmotionWalkNet(ModelConfig(**mc))
         model.load_state_dict(ck["state_dict"])
-    except CheckpointError:
-        raise
     except Exception as e:
         raise CheckpointError(f"{path}: corrupt or incompatible weights file ({type(e).__name__})") from None
-    model.feature_min = np.asarray(ck["feature_min"], np.float32)
-    model.feature_max = np.asarray(ck["feature_max"], np.float32)
+    model.feature_centre = np.asarray(ck["feature_centre"], np.float32)
+    model.feature_scale = np.asarray(ck["feature_scale"], np.float32)
     return model.eval().to(device), ck
 
 
 def plot_history(history: list[dict], path: str | Path) -> None:
-    """Loss curves, one line per term, log scale."""
+    """Loss curves, one line per term, log scale, against optimizer steps."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for k in ("total", "cls", "ang", "quat", "aff"):
+    for k in ("total", "cls", "val_cls", "ang", "quat", "aff"):
         ys = [h.get(k) for h in history]
         if any(y is not None for y in ys):
-            ax.plot([h["epoch"] for h in history], [float("nan") if y is None else y for y in ys], label=k)
+            ax.plot([h["step"] for h in history], [float("nan") if y is None else y for y in ys], label=k)
     ax.set_yscale("log")
-    ax.set_xlabel("epoch")
+    ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss")
     ax.legend()
     fig.tight_layout()

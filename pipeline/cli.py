@@ -22,13 +22,15 @@ def _gait_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--window", type=float, default=gait.WINDOW_S, help="gait window, seconds (default %(default)s)")
     p.add_argument("--hop", type=float, default=gait.HOP_S, help="step between windows, seconds (default %(default)s)")
     p.add_argument("--no-canonical", action="store_true", help="keep each source's own bone lengths")
+    p.add_argument("--rotations", choices=gait.ROTATION_REFERENCES, default="rest",
+                   help="joint rotations from the rest pose (default) or from the window's first frame (paper 3.2)")
 
 
 def _gait_cfg(a):
     from pose_lifting.gait import GaitConfig
     if a.window <= 0 or a.hop <= 0:
         raise ValueError("--window and --hop must be positive")
-    return GaitConfig(window_s=a.window, hop_s=a.hop, canonical=not a.no_canonical)
+    return GaitConfig(window_s=a.window, hop_s=a.hop, canonical=not a.no_canonical, rotations=a.rotations)
 
 
 def _progress(a) -> bool:
@@ -49,8 +51,16 @@ def cmd_import_emotion_gait(a) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors in one line (`error: ...`, exit 2) like every other error."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog.removeprefix('python -m pipeline').strip() or 'usage'}: {message} "
+                     f"(see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m pipeline",
+    ap = _Parser(prog="python -m pipeline",
                                  description="Perceived emotion (happy, sad, angry, neutral) from walking.")
     sub = ap.add_subparsers(dest="cmd", required=True)
 

@@ -67,8 +67,9 @@ class VideoWriter:
         # "-map 1:a?" keeps going when the source has no audio
         if audio_from:
             cmd = _optional_audio(cmd)
+        # its own session: Ctrl-C reaches Python, which stops ffmpeg and removes the partial file
         self._proc = subprocess.Popen(cmd + ["-loglevel", "error"], stdin=subprocess.PIPE,
-                                      stderr=subprocess.PIPE)
+                                      stderr=subprocess.PIPE, start_new_session=True)
 
     def write(self, frame: np.ndarray) -> None:
         assert frame.shape[:2] == self.size[::-1] and frame.dtype == np.uint8, frame.shape
@@ -88,15 +89,24 @@ class VideoWriter:
         if self._proc is not None:
             self._proc.stdin.close()
             err = self._proc.stderr.read().decode(errors="replace").strip()
-            if self._proc.wait() != 0:
-                raise EncodeError(f"ffmpeg failed: {err.splitlines()[-1] if err else 'unknown error'}")
+            rc = self._proc.wait()
             self._proc = None
+            if rc != 0:
+                said = " | ".join(err.splitlines()[-3:]) if err else "nothing on stderr"
+                raise EncodeError(f"ffmpeg failed (exit status {rc}): {said}")
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None:
+            self.close()
+        elif self._proc is not None:  # interrupted or failed: stop ffmpeg, leave no encoder behind
+            self._proc.kill()
+            self._proc.wait()
+            self._proc = None
+        elif self._cv is not None:
+            self._cv.release()
 
 
 def _optional_audio(cmd: list[str]) -> list[str]:

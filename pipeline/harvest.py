@@ -17,7 +17,14 @@
 - Copies of one video (same content) are one recording: their gaits are stored once,
   and the manifest lists every path.
 - Exit status: 0 when every video gave gaits, 1 when any failed (reasons in the summary
-  and in the manifest, `<output>.manifest.json`).
+  and in the manifest, `<output>.manifest.json`: {"videos": [one entry per video],
+  "earlier_runs": {...}, "gaits": total}). When nothing changed since the last run, the
+  output and the manifest are left untouched.
+- Safety (pipeline.safety): the output may not be one of the videos, nor an existing file
+  that is not a gait dataset; an advisory lock on the output stops a second harvest of
+  it; a journal part that does not load is removed and its video harvested again; the
+  gaits of videos harvested earlier into the same output are kept when a later run names
+  fewer folders (the summary counts them); worker processes die with their parent.
 """
 from __future__ import annotations
 
@@ -132,6 +139,28 @@ def read_part(p: Path) -> tuple[dict, GaitSet | None]:
     return meta, gs
 
 
+def _die_with_parent() -> None:
+    """Worker initializer: the kernel kills this worker when the harvest process dies,
+    even by kill -9 (Linux prctl PR_SET_PDEATHSIG); elsewhere, a no-op."""
+    import signal
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+
+def _load_part(part: Path, log) -> tuple[dict, GaitSet | None] | None:
+    """A journal part, or None after removing one that does not load (it is redone)."""
+    try:
+        return read_part(part)
+    except Exception as e:  # truncated, not a zip, bad meta: the video is harvested again
+        log(f"damaged journal part {part.name} ({type(e).__name__}): removed, its video is harvested again")
+        part.unlink(missing_ok=True)
+        return None
+
+
 def _work(path: str, sha: str, parts: str, run_cfg, gait_cfg) -> dict:
     """Worker: analyse one video and journal it. Returns the part's meta (small)."""
     r = harvest_video(path, sha, run_cfg, gait_cfg)
@@ -147,23 +176,45 @@ def harvest(roots: list[str], output: str, workers: int = 1, retry_failed: bool 
 
     from pose_lifting.gait import GaitConfig
 
+    from .safety import OutputLock, check_output, refuse_overwrite
+
     gait_cfg = gait_cfg or GaitConfig()
     out = Path(output)
-    parts = out.with_name(out.name + ".parts")
-    parts.mkdir(parents=True, exist_ok=True)
-    for stale in parts.glob(".*.tmp.npz"):  # left by a kill between write and rename
-        stale.unlink()
     videos = find_videos(roots)
     if not videos:
         raise FileNotFoundError(f"no video files (by extension) below {', '.join(roots)}")
+    parts = out.with_name(out.name + ".parts")
+    manifest = out.with_name(out.name + ".manifest.json")
+    refuse_overwrite(videos, [out, manifest, parts])
+    check_output(out)
+    if out.exists() and not _is_dataset(out):
+        raise ValueError(f"{out} exists and is not a gait dataset file: refusing to replace it")
+    with OutputLock(out):
+        return _harvest_locked(videos, out, parts, workers, retry_failed, run_cfg, gait_cfg, progress, log)
+
+
+def _is_dataset(path: Path) -> bool:
+    try:
+        dataset.load(path)
+        return True
+    except Exception:
+        return False
+
+
+def _harvest_locked(videos, out: Path, parts: Path, workers, retry_failed, run_cfg, gait_cfg, progress, log) -> dict:
+    from tqdm import tqdm
+
+    parts.mkdir(parents=True, exist_ok=True)
+    for stale in parts.glob(".*.tmp.npz"):  # left by a kill between write and rename
+        stale.unlink()
     hashes = {p: content_hash(p) for p in videos}
     todo: dict[str, Path] = {}
     for p in videos:
         sha = hashes[p]
         part = _part(parts, sha)
-        if part.is_file() and retry_failed:
-            meta, _ = read_part(part)
-            if meta["status"] != "ok":
+        if part.is_file():
+            loaded = _load_part(part, log)
+            if loaded is not None and retry_failed and loaded[0]["status"] != "ok":
                 part.unlink()
         if not part.is_file() and sha not in todo:
             todo[sha] = p
@@ -185,7 +236,7 @@ def harvest(roots: list[str], output: str, workers: int = 1, retry_failed: bool 
         for sha, p in items:
             report(_work(str(p), sha, str(parts), run_cfg, gait_cfg))
     else:
-        with ProcessPoolExecutor(workers) as ex:
+        with ProcessPoolExecutor(workers, initializer=_die_with_parent) as ex:
             pending, it = set(), iter(items)
             while True:  # at most 2 x workers in flight: memory stays bounded
                 while len(pending) < 2 * workers:
@@ -204,9 +255,32 @@ def harvest(roots: list[str], output: str, workers: int = 1, retry_failed: bool 
 
 def merge(videos: list[Path], hashes: dict, parts: Path, out: Path, gait_cfg) -> dict:
     """Rebuild the dataset file and the manifest from the journal, atomically, one part
-    at a time (memory does not grow with the number of videos)."""
+    at a time (memory does not grow with the number of videos).
+
+    Parts of videos that are not among `videos` (harvested by an earlier run that named
+    other folders) are kept: their gaits stay in the output, and the summary counts them.
+    """
     manifest, seen, n_gaits = [], set(), 0
+    current = set(hashes.values())
+    earlier = sorted(p for p in parts.glob("*.npz") if not p.name.startswith(".") and p.stem not in current)
+    kept = 0
+    man = out.with_name(out.name + ".manifest.json")
+    state = json.dumps([[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in earlier]
+                       + [[str(p), hashes[p], _part(parts, hashes[p]).stat().st_mtime_ns] for p in videos])
+    stamp = out.with_name(out.name + ".parts") / "state.json"
+    if out.is_file() and man.is_file() and stamp.is_file() and stamp.read_text() == state:
+        return _summary(json.loads(man.read_text()), out, man)  # nothing changed: the output is left untouched
     with dataset.Writer(out, gait_cfg, source="harvest") as w:
+        for part in earlier:
+            try:
+                meta, gs = read_part(part)
+            except Exception:
+                continue
+            if gs is not None:
+                w.append(gs)
+                kept += len(gs)
+                n_gaits += len(gs)
+            seen.add(meta["sha256"])
         for p in videos:
             sha = hashes[p]
             meta, gs = read_part(_part(parts, sha))
@@ -218,13 +292,22 @@ def merge(videos: list[Path], hashes: dict, parts: Path, out: Path, gait_cfg) ->
                 w.append(gs)
                 n_gaits += n
             seen.add(sha)
-    man = out.with_name(out.name + ".manifest.json")
+    doc = dict(videos=manifest, earlier_runs=dict(videos=len(earlier), gaits=kept), gaits=n_gaits)
     tmp = man.with_name(man.name + ".tmp")
-    tmp.write_text(json.dumps(manifest, indent=1))
+    tmp.write_text(json.dumps(doc, indent=1))
     os.replace(tmp, man)
-    failed = [m for m in manifest if m["status"] != "ok"]
-    return dict(videos=len(videos), ok=len(manifest) - len(failed), failed=len(failed), gaits=n_gaits,
-                failures=dict(Counter(m["reason"] for m in failed)), output=str(out), manifest=str(man))
+    tmp = stamp.with_name(".state.json.tmp")
+    tmp.write_text(state)
+    os.replace(tmp, stamp)
+    return _summary(doc, out, man)
+
+
+def _summary(doc: dict, out: Path, man: Path) -> dict:
+    videos = doc["videos"]
+    failed = [m for m in videos if m["status"] != "ok"]
+    return dict(videos=len(videos), ok=len(videos) - len(failed), failed=len(failed), gaits=doc["gaits"],
+                failures=dict(Counter(m["reason"] for m in failed)), output=str(out), manifest=str(man),
+                kept_from_earlier_runs=doc["earlier_runs"])
 
 
 def cmd_harvest(a) -> int:
@@ -239,7 +322,8 @@ def register(sub) -> None:
     p = sub.add_parser("harvest", help="unlabeled gaits from folders of videos (resumable)")
     p.add_argument("dirs", nargs="+", help="folders (searched recursively) or video files")
     p.add_argument("-o", "--output", required=True, help="dataset file to write (.h5)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes")
+    from .safety import positive as _positive
+    p.add_argument("--workers", type=_positive(int), default=1, help="worker processes")
     p.add_argument("--fast", action="store_true", help="pose on about 10 frames a second")
     p.add_argument("--retry-failed", action="store_true", help="analyse videos that failed before again")
     p.set_defaults(func=cmd_harvest)

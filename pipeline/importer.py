@@ -17,11 +17,15 @@ def import_mocap(sources: list[str], out: str, cfg: GaitConfig = GaitConfig(), w
     """
     from tqdm import tqdm
 
-    skipped, first = Counter(), None
+    from pipeline.safety import OutputLock, check_output, refuse_overwrite
+
+    refuse_overwrite(sources, [out])
+    check_output(out)
+    skipped, first, named = Counter(), None, []
     takes = 0
     counts = Counter()  # gaits, labeled
     recs, lab_recs = set(), set()
-    with dataset.Writer(out, cfg) as w:  # gaits stream to disk; memory does not grow with the folder
+    with OutputLock(out), dataset.Writer(out, cfg) as w:  # gaits stream to disk; memory stays flat
         for src in sources:
             n = len([t for t in mocap.find_takes(src) if t.is_gait or not t.content])
             for take, gs, why in tqdm(mocap.iter_bandai(src, cfg, workers), total=n, disable=not progress,
@@ -30,6 +34,7 @@ def import_mocap(sources: list[str], out: str, cfg: GaitConfig = GaitConfig(), w
                 if gs is None:
                     skipped[why.split(":", 1)[0]] += 1
                     first = first or why.split(": ", 1)[1]
+                    named.append(f"{take.path.name}: {why}")
                     continue
                 w.append(gs)
                 counts["gaits"] += len(gs)
@@ -39,11 +44,16 @@ def import_mocap(sources: list[str], out: str, cfg: GaitConfig = GaitConfig(), w
         if not counts["gaits"]:
             raise mocap.ImportError_(f"no gait could be imported from {', '.join(sources)}: {first}")
     return dict(gaits=counts["gaits"], labeled=counts["labeled"], unlabeled=counts["gaits"] - counts["labeled"],
-                recordings=len(recs), labeled_recordings=len(lab_recs), takes=takes, skipped=dict(skipped))
+                recordings=len(recs), labeled_recordings=len(lab_recs), takes=takes, skipped=dict(skipped),
+                skipped_files=named[:50])
 
 
 def import_emotion_gait(features: str, labels: str | None, label_order: str, out: str, fps: float,
                         cfg: GaitConfig = GaitConfig()) -> dict:
+    from pipeline.safety import check_output, refuse_overwrite
+
+    refuse_overwrite([features, labels], [out])
+    check_output(out)
     order = mocap.parse_label_order(label_order)
     gs, skipped = mocap.import_emotion_gait(features, labels, order, fps, cfg)
     if not len(gs):

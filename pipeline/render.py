@@ -69,8 +69,11 @@ def per_frame(an: dict, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
         for arr, src in ((j2, img[ok]), (w3, wld[ok])):
             flat = src.reshape(len(fo), -1)
             arr.reshape(n_frames, -1)[:] = np.stack([np.interp(F, fo, flat[:, k]) for k in range(flat.shape[1])], 1)
-        # blank frames far from any observed pose
-        near = np.abs(F[:, None] - fo[None, :]).min(1) <= max(1, MAX_GAP_S * an["meta"]["fps"] / 2)
+        # blank frames far from any observed pose (nearest observation by binary search:
+        # memory stays linear in the video's length)
+        k = np.clip(np.searchsorted(fo, F), 1, len(fo) - 1) if len(fo) > 1 else np.zeros(n_frames, int)
+        gap = np.minimum(np.abs(F - fo[k]), np.abs(F - fo[np.maximum(k - 1, 0)]))
+        near = gap <= max(1, MAX_GAP_S * an["meta"]["fps"] / 2)
         j2[~near] = np.nan
         w3[~near] = np.nan
     probs = np.full((n_frames, len(EMOTIONS)), np.nan)
@@ -204,11 +207,14 @@ def render(video: str, output: str, analysis: dict, side_by_side: bool = False, 
     curves = timeline_curves(probs, info.width, int(0.14 * info.height))
     key_img = None
     written = 0
-    with VideoWriter(output, info.fps, W, info.height, audio_from=video) as out, \
+    from .safety import atomic
+
+    blank2, blank3, blankp = (np.full(a.shape[1:], np.nan) for a in (j2, w3, probs))
+    with atomic(output) as tmp, VideoWriter(tmp, info.fps, W, info.height, audio_from=video) as out, \
             tqdm(total=n, disable=not progress, desc="render", unit="frame", leave=False) as bar:
         for i, frame in read_frames(video):
-            if i >= n:
-                break
+            if i >= n:  # the container declared fewer frames than decode: draw them bare, keep every one
+                j2, w3, probs = (np.concatenate([a, b[None]]) for a, b in ((j2, blank2), (w3, blank3), (probs, blankp)))
             draw_skeleton(frame, j2[i], colours, max(2, int(round(3 * scale))))
             if i == key:
                 key_img = frame.copy()
@@ -220,7 +226,8 @@ def render(video: str, output: str, analysis: dict, side_by_side: bool = False, 
             written += 1
             bar.update(1)
     if summary:
-        write_summary(summary, key_img, probs, meta, info.fps, key)
+        with atomic(summary) as tmp:
+            write_summary(tmp, key_img, probs, meta, info.fps, key)
     return dict(frames=written, fps=info.fps, size=(W, info.height))
 
 
@@ -265,19 +272,34 @@ def write_summary(path: str, key_img: np.ndarray | None, probs: np.ndarray, meta
 
 
 def cmd_render(a) -> int:
-    from .run import RunConfig, analyze, save_analysis
+    import tempfile
+
     from pose_lifting.lifting import parse_roi
 
+    from .harvest import content_hash
+    from .run import RunConfig, analyze, save_analysis
+    from .safety import check_output, refuse_overwrite
+
+    refuse_overwrite([a.video, a.analysis, a.weights], [a.output, a.summary])
+    if a.summary and Path(a.summary).resolve() == Path(a.output).resolve():
+        raise ValueError("--summary and --output name the same file")
+    check_output(a.output)
+    if a.summary:
+        check_output(a.summary)
     if a.analysis:
         an = load_analysis(a.analysis)
-        if Path(an["meta"]["video"]).name != Path(a.video).name:
-            print(f"warning: analysis was made from {an['meta']['video']}", file=sys.stderr)
+        want, have = an["meta"].get("sha256"), content_hash(Path(a.video))
+        if want is None:
+            raise ValueError(f"{a.analysis}: made by an older version (no video hash); run --save-analysis again")
+        if want != have:
+            raise ValueError(f"{a.analysis} was made from another video ({an['meta']['video']}, "
+                             f"sha256 {want[:12]}), not {a.video} ({have[:12]})")
     else:
         res = analyze(a.video, RunConfig(weights=a.weights, roi=parse_roi(a.roi) if a.roi else None),
                       progress=sys.stderr.isatty())
-        tmp = Path(a.output).with_suffix(".analysis.npz")
-        save_analysis(res, tmp)
-        an = load_analysis(tmp)
+        with tempfile.TemporaryDirectory() as d:
+            save_analysis(res, Path(d) / "analysis.npz")
+            an = load_analysis(Path(d) / "analysis.npz")
     out = render(a.video, a.output, an, a.side_by_side, a.summary, progress=sys.stderr.isatty())
     print(json.dumps(dict(output=a.output, summary=a.summary, **out)))
     return 0

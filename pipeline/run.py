@@ -111,7 +111,8 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
         g = (ck or {}).get("gait") or {}
         gait_cfg = GaitConfig(window_s=g.get("window_s") or GaitConfig.window_s,
                               hop_s=g.get("hop_s") or GaitConfig.hop_s,
-                              canonical=bool(g.get("canonical", True)))
+                              canonical=bool(g.get("canonical", True)),
+                              rotations=str(g.get("rotations") or "first_frame"))
     expected_last = info.n_frames - 1 if frames is None else int(frames[-1])
     missing = expected_last - int(tr.frames[-1])
     if missing > max(2, 0.05 * info.n_frames) and not cfg.allow_truncated:
@@ -189,6 +190,10 @@ def format_table(an: Analysis) -> str:
 
 
 def cmd_run(a) -> int:
+    from .safety import check_output, refuse_overwrite
+    if a.save_analysis:
+        refuse_overwrite([a.video, a.weights], [a.save_analysis])
+        check_output(a.save_analysis)
     cfg = RunConfig(weights=a.weights, roi=lifting.parse_roi(a.roi) if a.roi else None,
                     auto_roi=not a.no_auto_roi, fast=a.fast, stride=a.stride, pose_complexity=a.pose_complexity,
                     allow_truncated=a.allow_truncated)
@@ -200,11 +205,17 @@ def cmd_run(a) -> int:
 
 
 def save_analysis(an: Analysis, path: str | Path) -> None:
-    """Cache an analysis (.npz) for `render`, so pose does not run twice."""
+    """Cache an analysis (.npz) for `render`, so pose does not run twice. It carries the
+    video's SHA-256, so that `render` refuses it for another video. Written atomically."""
+    from .harvest import content_hash
+    from .safety import atomic
+
     tr = an.track
-    np.savez_compressed(path, meta=json.dumps(an.to_json() | {"width": an.width, "height": an.height}),
-                        frames=tr.frames, world=tr.world, image=tr.image, visibility=tr.visibility,
-                        fps=tr.fps)
+    meta = an.to_json() | {"width": an.width, "height": an.height, "sha256": content_hash(Path(an.video))}
+    with atomic(path) as tmp:
+        with open(tmp, "wb") as f:  # a file object: numpy would append .npz to a name
+            np.savez_compressed(f, meta=json.dumps(meta), frames=tr.frames, world=tr.world, image=tr.image,
+                                visibility=tr.visibility, fps=tr.fps)
 
 
 def register(sub) -> None:
@@ -214,7 +225,8 @@ def register(sub) -> None:
     p.add_argument("--roi", help="x,y,w,h: look for the walker only inside this box (pixels)")
     p.add_argument("--no-auto-roi", action="store_true", help="do not look for the walker; use the full frame")
     p.add_argument("--fast", action="store_true", help="pose on about 10 frames a second only")
-    p.add_argument("--stride", type=int, default=0, help="pose on every N-th frame (overrides --fast)")
+    from .safety import positive as _positive
+    p.add_argument("--stride", type=_positive(int), default=0, help="pose on every N-th frame (overrides --fast)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint (default: shipped)")
     p.add_argument("--pose-complexity", type=int, default=1, choices=(0, 1, 2),
                    help="MediaPipe model; only 1 ships with mediapipe 0.10.14")

@@ -1,4 +1,10 @@
-"""`train` and `evaluate` subcommands: thin wrappers over model.train and model.evaluate."""
+"""`train`, `evaluate` and `predict` subcommands: thin wrappers over model.train and model.evaluate.
+
+    train DATA.h5 [MORE.h5 ...] -o runs/model         semi-supervised training
+    evaluate DATA.h5 [--folds 5 --repeats 3]          cross-validation by recording (trains)
+    evaluate DATA.h5 --weights model.pt               score a trained model (no training)
+    predict DATA.h5 [--weights model.pt] [--json]     one row of probabilities per gait
+"""
 from __future__ import annotations
 
 import json
@@ -8,62 +14,117 @@ from pathlib import Path
 
 from model.config import TrainConfig
 from pose_lifting import dataset
-from pose_lifting.dataset import GaitSet
+from pose_lifting.dataset import EMOTIONS, GaitSet
+
+from .safety import check_output, positive as _positive, refuse_overwrite
 
 
-def _load_all(data: str, extra: list[str]) -> GaitSet:
-    gs = dataset.load(data)
-    more = []
+def _load_all(data: list[str], extra: list[str]) -> GaitSet:
+    """Every gait of the data files, plus the extra files' gaits as unlabeled."""
+    sets = [dataset.load(p) for p in data]
     for p in extra or []:
         e = dataset.load(p)
-        more.append(e.subset(~e.labeled))  # extra files feed the autoencoder only
-    return GaitSet.concat([gs, *more]) if more else gs
+        sets.append(e.subset(~e.labeled))  # extra files feed the autoencoder only
+    return GaitSet.concat(sets) if len(sets) > 1 else sets[0]
 
 
 def _cfg(a) -> TrainConfig:
-    return TrainConfig(epochs=a.epochs, batch_size=a.batch_size, lr=a.lr, lambda_aff=a.lambda_aff,
+    return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, lambda_aff=a.lambda_aff,
                        lambda_quat=a.lambda_quat, unlabeled_fraction=a.unlabeled_fraction,
-                       seed=a.seed, device=a.device, threads=a.threads)
+                       val_fraction=a.val_fraction, seed=a.seed, device=a.device, threads=a.threads)
 
 
 def cmd_train(a) -> int:
     from model.train import train
+    cfg = _cfg(a)
+    out = Path(a.output)
+    refuse_overwrite([*a.data, *a.extra], [out / "model.pt", out / "last.pt"])
+    check_output(out / "model.pt")
     gs = _load_all(a.data, a.extra)
     gait_attrs = {k: gs.attrs.get(k) for k in ("T", "window_s", "hop_s", "canonical")}
-    model, hist = train(gs, _cfg(a), out_dir=a.output, progress=sys.stderr.isatty(), gait_attrs=gait_attrs)
-    print(json.dumps({"model": str(Path(a.output) / "model.pt"), "epochs": len(hist),
+    gait_attrs["rotations"] = gs.rotation_reference
+    model, hist = train(gs, cfg, out_dir=out, progress=sys.stderr.isatty(), gait_attrs=gait_attrs,
+                        overwrite=a.overwrite)
+    print(json.dumps({"model": str(out / "model.pt"), "steps": cfg.steps, "chosen_step": model.chosen_step,
                       "final": hist[-1] if hist else {}}, indent=2))
     return 0
 
 
+def _load_weights(path: str):
+    from model.train import load_model
+    return load_model(path)
+
+
+def _for_model(gs: GaitSet, ck: dict) -> GaitSet:
+    """The gaits with the rotations the checkpoint was trained on."""
+    ref = (ck.get("gait") or {}).get("rotations") or "first_frame"
+    return gs.with_rotations(ref)
+
+
 def cmd_evaluate(a) -> int:
-    from model.evaluate import TABLE_HEADER, cross_validate, format_result
-    gs = dataset.load(a.data)
-    extra = None
-    if a.extra:
-        extra = _load_all(a.extra[0], a.extra[1:])
-        extra = extra.subset(~extra.labeled)
-    r = cross_validate(gs, _cfg(a), k=a.folds, seed=a.seed, extra_unlabeled=extra, progress=sys.stderr.isatty())
+    if a.weights:
+        from model.evaluate import score
+        model, ck = _load_weights(a.weights)
+        r = score(model, _for_model(dataset.load(a.data[0]), ck))
+        if a.json:
+            print(json.dumps(r))
+            return 0
+        print(f"{a.data[0]}: {r['n']} labeled gaits from {r['recordings']} recordings, scored by {a.weights}")
+        print(f"{'':>10} " + " ".join(f"{e:>8}" for e in EMOTIONS) + f" {'mAP':>8} {'accuracy':>9}")
+        print(f"{'AP':>10} " + " ".join(f"{r[e]:8.3f}" for e in EMOTIONS) + f" {r['mAP']:8.3f} {r['accuracy']:9.3f}")
+        print(f"{'chance':>10} " + " ".join(f"{r['chance'][e]:8.3f}" for e in EMOTIONS) + f" {r['chance']['mAP']:8.3f}")
+        return 0
+    from model.evaluate import cross_validate
+    gs = _load_all(a.data, a.extra)
+    r = cross_validate(gs, _cfg(a), k=a.folds, seed=a.seed, repeats=a.repeats, progress=sys.stderr.isatty())
     if a.json:
-        print(json.dumps({k: v for k, v in r.items() if k not in ("probs", "labels")} | {"train_config": asdict(_cfg(a))}))
-    else:
-        print(f"protocol: {r['protocol']} ({r['k']}-fold CV by recording, seed {r['seed']}); "
-              f"per-class AP over test windows, mean ± std over folds")
-        print(TABLE_HEADER)
-        print(format_result("this model", r))
+        print(json.dumps({k: v for k, v in r.items() if k not in ("oof", "labels", "recordings")}
+                         | {"train_config": asdict(_cfg(a))}))
+        return 0
+    p = r["pooled"]
+    print(f"protocol: {r['protocol']} ({r['repeats']} x {r['k']}-fold CV by recording, seed {r['seed']}); "
+          f"AP on pooled out-of-fold predictions, mean over repeats")
+    print(f"{'':>10} " + " ".join(f"{e:>8}" for e in EMOTIONS) + f" {'mAP':>8}  95% interval")
+    print(f"{'AP':>10} " + " ".join(f"{p[e]:8.3f}" for e in EMOTIONS) + f" {p['mAP']:8.3f}  "
+          f"{p['ci'][0]:.3f}-{p['ci'][1]:.3f}")
+    print(f"{'chance':>10} " + " ".join(f"{r['chance'][e]:8.3f}" for e in EMOTIONS) + f" {r['chance']['mAP']:8.3f}")
+    return 0
+
+
+def cmd_predict(a) -> int:
+    from model.evaluate import predict
+    model, ck = _load_weights(a.weights)
+    gs = _for_model(dataset.load(a.data), ck)
+    probs = predict(model, gs)
+    rows = []
+    for i in range(len(gs)):
+        row = dict(recording=str(gs.recording[i]), start=float(gs.start[i]), end=float(gs.end[i]),
+                   probs={e: round(float(p), 4) for e, p in zip(EMOTIONS, probs[i])},
+                   labels=[e for e, p in zip(EMOTIONS, probs[i]) if p > 1 / len(EMOTIONS)])
+        if gs.labeled[i]:
+            row["true"] = {e: round(float(p), 4) for e, p in zip(EMOTIONS, gs.labels[i])}
+        rows.append(row)
+    if a.json:
+        print(json.dumps(dict(data=a.data, weights=a.weights, emotions=list(EMOTIONS), gaits=rows)))
+        return 0
+    print(f"{'recording':<40} {'frames':>13} " + " ".join(f"{e:>8}" for e in EMOTIONS) + "  predicted  true")
+    for r in rows:
+        true = ",".join(e for e, p in (r.get("true") or {}).items() if p > 1 / len(EMOTIONS))
+        print(f"{r['recording'][-40:]:<40} {r['start']:6.0f}-{r['end']:<6.0f} "
+              + " ".join(f"{r['probs'][e]:8.3f}" for e in EMOTIONS) + f"  {','.join(r['labels']) or '-':<9}  {true}")
     return 0
 
 
 def _train_args(p) -> None:
     d = TrainConfig()
-    p.add_argument("data", help="gait dataset file (.h5) from import-mocap")
-    p.add_argument("--extra", nargs="*", default=[], help="extra dataset files; their gaits are used unlabeled")
-    p.add_argument("--epochs", type=int, default=d.epochs)
-    p.add_argument("--batch-size", type=int, default=d.batch_size)
-    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--steps", type=_positive(int), default=d.steps, help="optimizer steps (default %(default)s)")
+    p.add_argument("--batch-size", type=_positive(int), default=d.batch_size, help="labeled gaits per step")
+    p.add_argument("--lr", type=_positive(float), default=d.lr)
     p.add_argument("--lambda-aff", type=float, default=d.lambda_aff)
     p.add_argument("--lambda-quat", type=float, default=d.lambda_quat)
     p.add_argument("--unlabeled-fraction", type=float, default=d.unlabeled_fraction)
+    p.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="labeled recordings held out of training to choose the step (0: keep the last step)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
@@ -71,11 +132,26 @@ def _train_args(p) -> None:
 
 def register(sub) -> None:
     p = sub.add_parser("train", help="train on labeled + unlabeled gaits")
+    p.add_argument("data", nargs="+", help="gait dataset files (.h5): labeled and unlabeled gaits")
+    p.add_argument("--extra", nargs="*", default=[], help="more dataset files whose gaits are used unlabeled")
     _train_args(p)
     p.add_argument("-o", "--output", default="runs/model", help="folder for checkpoints and curves")
+    p.add_argument("--overwrite", action="store_true", help="start over when the folder holds another run")
     p.set_defaults(func=cmd_train)
-    p = sub.add_parser("evaluate", help="k-fold cross-validation by recording: per-class AP and mAP")
+
+    p = sub.add_parser("evaluate", help="cross-validation by recording, or --weights: score a trained model")
+    p.add_argument("data", nargs="+", help="gait dataset files (.h5)")
+    p.add_argument("--extra", nargs="*", default=[], help="more dataset files whose gaits are used unlabeled")
+    p.add_argument("--weights", help="a trained checkpoint: score it on the labeled gaits, no training")
     _train_args(p)
-    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--folds", type=_positive(int), default=5)
+    p.add_argument("--repeats", type=_positive(int), default=1, help="repetitions with new fold seeds")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="a trained model applied to a gait dataset file, one row per gait")
+    p.add_argument("data", help="gait dataset file (.h5)")
+    from .run import DEFAULT_WEIGHTS
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint (default: shipped)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_predict)

@@ -2,7 +2,8 @@
 
 Datasets (N gaits):
     positions   (N, 48, 21, 3) float32  metres, normalised ELMD-21
-    rotations   (N, 48, 21, 4) float32  unit quaternions (w, x, y, z), frame 0 -> t
+    rotations   (N, 48, 21, 4) float32  unit quaternions (w, x, y, z), rest pose (attr
+                                        `rotations`: "rest", or "first_frame") -> frame t
     features    (N, 48, 18)    float32  affective features (Table 1)
     labels      (N, 4)         float32  probabilities over EMOTIONS; NaN rows = unlabeled
     recording   (N,)           str      id naming the whole take (the unit of every split)
@@ -11,7 +12,8 @@ Datasets (N gaits):
     fps         (N,)           float32  source frame rate
     stretched   (N,)           bool     recording shorter than a window, time-stretched
     quality     (N,)           str      JSON quality figures ("{}" for motion capture)
-Attributes: format_version, emotions, joints, features, T, window_s, hop_s, canonical.
+Attributes: format_version, emotions, joints, features, T, window_s, hop_s, canonical,
+rotations (files written before it existed hold "first_frame" rotations).
 """
 from __future__ import annotations
 
@@ -58,6 +60,34 @@ class GaitSet:
         """(N,) bool"""
         return ~np.isnan(self.labels).any(axis=1)
 
+    @property
+    def rotation_reference(self) -> str:
+        return str(self.attrs.get("rotations", "first_frame"))
+
+    def with_rotations(self, reference: str) -> "GaitSet":
+        """The same gaits with rotations recomputed from the positions for `reference`
+        ("rest" or "first_frame", see pose_lifting.gait.joint_rotations)."""
+        from .gait import joint_rotations
+
+        if reference == self.rotation_reference:
+            return self
+        kw = {k: getattr(self, k) for k in _ARRAYS}
+        kw["rotations"] = joint_rotations(self.positions, reference) if len(self) else self.rotations
+        return GaitSet(**kw, attrs=dict(self.attrs) | {"rotations": reference})
+
+    def mirrored(self) -> "GaitSet":
+        """The same gaits seen in a mirror: x negated, left and right joints swapped, rotations
+        and affective features recomputed. A mirrored walk keeps its perceived emotion."""
+        from .features import affective_features
+        from .gait import joint_rotations
+
+        kw = {k: getattr(self, k) for k in _ARRAYS}
+        p = self.positions[:, :, list(ELMD21.mirror)] * np.array([-1.0, 1.0, 1.0], np.float32)
+        kw["positions"] = p.astype(np.float32)
+        kw["rotations"] = joint_rotations(p, self.rotation_reference) if len(self) else self.rotations
+        kw["features"] = affective_features(p) if len(self) else self.features
+        return GaitSet(**kw, attrs=dict(self.attrs))
+
     def subset(self, idx) -> "GaitSet":
         idx = np.asarray(idx)
         kw = {k: getattr(self, k)[idx] for k in _ARRAYS}
@@ -66,6 +96,7 @@ class GaitSet:
     @staticmethod
     def concat(sets: list["GaitSet"]) -> "GaitSet":
         sets = [s for s in sets if len(s)] or sets[:1]
+        sets = [s.with_rotations(sets[0].rotation_reference) for s in sets]  # one input meaning
         kw = {k: np.concatenate([getattr(s, k) for s in sets]) for k in _ARRAYS}
         return GaitSet(**kw, attrs=dict(sets[0].attrs))
 
@@ -133,7 +164,7 @@ class Writer:
             self.f.create_dataset(k, shape=(0,), maxshape=(None,), dtype=dt, chunks=(1024,))
         self.f.attrs.update(dict(format_version=FORMAT_VERSION, emotions=list(EMOTIONS), joints=list(ELMD21.joints),
                                  features=list(FEATURE_NAMES), T=cfg.t, window_s=cfg.window_s, hop_s=cfg.hop_s,
-                                 canonical=cfg.canonical))
+                                 canonical=cfg.canonical, rotations=cfg.rotations))
         self.f.attrs.update(extra_attrs)
 
     BUFFER = 512  # gaits held before a write: whole compressed chunks, bounded memory

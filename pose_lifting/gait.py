@@ -7,7 +7,8 @@ One code path serves motion capture and video alike:
       -> resample()                 T = 48 samples by time, so any frame rate works
       -> normalize()                root over the origin, first-frame heading along +Z
       -> canonicalize()             bone directions kept, ELMD-21 bone lengths imposed
-      -> joint_rotations()          (48, 21, 4) unit quaternions, frame 0 -> frame t
+      -> joint_rotations()          (48, 21, 4) unit quaternions, rest pose -> frame t
+                                    (or frame 0 -> frame t, the paper's wording)
       -> affective_features()       (48, 18)
 
 Coordinates are Y up, metres. "Forward" is +Z after normalisation.
@@ -28,13 +29,14 @@ import numpy as np
 
 from . import quaternion as Q
 from .features import affective_features
-from .skeletons import ELMD21, ELMD21_BONE_LENGTHS
+from .skeletons import ELMD21, ELMD21_BONE_LENGTHS, ELMD21_REST_DIRECTIONS
 
 T = 48             # time steps per gait (paper)
 WINDOW_S = 2.0     # seconds per gait window
 HOP_S = 0.5        # seconds between window starts
 MIN_FRACTION = 0.5  # a recording at least this fraction of a window still yields one gait
 UP = np.array([0.0, 1.0, 0.0])
+ROTATION_REFERENCES = ("rest", "first_frame")
 
 _ROOT, _LHIP, _RHIP, _LB = (ELMD21.index(n) for n in ("root", "l_hip", "r_hip", "lower_back"))
 
@@ -50,6 +52,11 @@ class GaitConfig:
     t: int = T                    # samples per window
     min_fraction: float = MIN_FRACTION
     canonical: bool = True        # impose ELMD-21 bone lengths
+    rotations: str = "rest"       # joint rotations from the rest pose, or "first_frame" (paper 3.2)
+
+    def __post_init__(self):
+        if self.rotations not in ROTATION_REFERENCES:
+            raise ValueError(f"rotations must be one of {ROTATION_REFERENCES}, not {self.rotations!r}")
 
 
 @dataclass
@@ -57,7 +64,7 @@ class Gait:
     """One gait window.
 
     positions:  (T, 21, 3) float32, metres, normalised (and canonical if configured)
-    rotations:  (T, 21, 4) float32 unit quaternions (w, x, y, z), frame 0 -> t
+    rotations:  (T, 21, 4) float32 unit quaternions (w, x, y, z), rest (or frame 0) -> t
     features:   (T, 18) float32 affective features
     start, end: the window's span in the source recording, in frames (floats)
     stretched:  True when the recording was shorter than a window
@@ -156,27 +163,48 @@ def root_frame(positions: np.ndarray) -> np.ndarray:
     return np.stack((x, y, z), axis=-1)
 
 
-def joint_rotations(positions: np.ndarray) -> np.ndarray:
-    """Per-joint rotations from the first frame to each frame, as unit quaternions.
+_REST = np.array([ELMD21_REST_DIRECTIONS[n] for n in ELMD21.joints[1:]])  # (20, 3) rest bone directions
 
-    positions: (T, 21, 3) -> (T, 21, 4) float32, (w, x, y, z), Hamilton, world frame.
 
-    - root: the rotation of the pelvis frame (see root_frame), R_t R_0^T;
-    - every other joint j: the shortest-arc rotation carrying its bone vector
-      (p_j - p_parent(j)) at frame 0 onto the same bone vector at frame t.
+def joint_rotations(positions: np.ndarray, reference: str = "rest") -> np.ndarray:
+    """Per-joint rotations of a normalised gait window, as unit quaternions.
+
+    positions: (..., T, 21, 3) -> (..., T, 21, 4) float32, (w, x, y, z), Hamilton, in the
+    normalised window frame (Y up, facing +Z at frame 0).
+
+    reference "rest" (the default): each rotation carries the rest pose
+    (ELMD21_REST_DIRECTIONS: upright, arms hanging) onto frame t:
+    - root: the pelvis frame (see root_frame) itself, R_t;
+    - every other joint j: the shortest-arc rotation carrying its rest bone direction onto
+      its bone vector (p_j - p_parent(j)) at frame t.
+    A posture held through the whole window (a slump, a raised chin) is in the input, and
+    the input does not depend on where in the stride the window starts.
+
+    reference "first_frame" (the paper's wording, section 3.2): the rotation from frame 0
+    to frame t (R_t R_0^T for the root, shortest arc from the bone at frame 0 for the
+    others); every rotation at t = 0 is the identity, so a held posture cancels out.
 
     Positions alone do not determine the twist of a bone about its own axis, so the
-    non-root rotations are swing-only. At t = 0 every rotation is the identity.
+    non-root rotations are swing-only. Signs are made continuous along time (qfix).
     """
-    assert positions.ndim == 3 and positions.shape[1:] == (len(ELMD21), 3), positions.shape
+    if reference not in ROTATION_REFERENCES:
+        raise ValueError(f"rotation reference must be one of {ROTATION_REFERENCES}, not {reference!r}")
     p = np.asarray(positions, dtype=np.float64)
-    q = np.empty(p.shape[:2] + (4,))
-    r = root_frame(p)
-    q[:, _ROOT] = Q.qfrom_matrix(r @ np.swapaxes(r[:1], -1, -2))
+    assert p.ndim >= 3 and p.shape[-2:] == (len(ELMD21), 3), p.shape
+    lead, (t, j) = p.shape[:-3], p.shape[-3:-1]
+    p = p.reshape(-1, t, j, 3)                       # (N, T, 21, 3)
+    q = np.empty(p.shape[:3] + (4,))
+    r = root_frame(p)                                # (N, T, 3, 3)
     parents = np.array(ELMD21.parents[1:])
-    bones = p[:, 1:] - p[:, parents]                 # (T, 20, 3)
-    q[:, 1:] = Q.qbetween(np.broadcast_to(bones[:1], bones.shape), bones)
-    return Q.qfix(q).astype(np.float32)
+    bones = p[:, :, 1:] - p[:, :, parents]           # (N, T, 20, 3)
+    if reference == "rest":
+        q[:, :, _ROOT] = Q.qfrom_matrix(r)
+        q[:, :, 1:] = Q.qbetween(np.broadcast_to(_REST, bones.shape), bones)
+    else:
+        q[:, :, _ROOT] = Q.qfrom_matrix(r @ np.swapaxes(r[:, :1], -1, -2))
+        q[:, :, 1:] = Q.qbetween(np.broadcast_to(bones[:, :1], bones.shape), bones)
+    q = np.stack([Q.qfix(x) for x in q])
+    return q.reshape(*lead, t, j, 4).astype(np.float32)
 
 
 def make_gait(recording: np.ndarray, start: float, end: float, cfg: GaitConfig = GaitConfig(),
@@ -190,7 +218,8 @@ def finish_gait(g: np.ndarray, start: float, end: float, cfg: GaitConfig = GaitC
     """A resampled, normalised window (T, 21, 3) -> a Gait (canonical skeleton, rotations, features)."""
     if cfg.canonical:
         g = canonicalize(g)
-    return Gait(g.astype(np.float32), joint_rotations(g), affective_features(g), start, end, stretched)
+    return Gait(g.astype(np.float32), joint_rotations(g, cfg.rotations), affective_features(g), start, end,
+                stretched)
 
 
 def gaits_from_recording(positions: np.ndarray, fps: float, cfg: GaitConfig = GaitConfig()) -> list[Gait]:

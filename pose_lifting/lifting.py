@@ -16,6 +16,8 @@ None (the full frame) when that band is nearly the whole frame.
 """
 from __future__ import annotations
 
+import math
+
 import os
 import sys
 from dataclasses import dataclass, field
@@ -75,16 +77,23 @@ class Segment:
 
 def parse_roi(text: str) -> ROI:
     try:
-        x, y, w, h = (int(round(float(v))) for v in text.split(","))
+        vals = [float(v) for v in text.split(",")]
+        if len(vals) != 4 or not all(math.isfinite(v) for v in vals):
+            raise ValueError
+        x, y, w, h = (int(round(v)) for v in vals)
     except ValueError:
-        raise ValueError(f"--roi must be x,y,w,h in pixels, got {text!r}") from None
+        raise ValueError(f"--roi must be x,y,w,h in pixels (finite numbers), got {text!r}") from None
     if w <= 0 or h <= 0 or x < 0 or y < 0:
         raise ValueError(f"--roi {text!r}: width and height must be positive and x, y non-negative")
     return x, y, w, h
 
 
 def clamp_roi(roi: ROI, width: int, height: int) -> ROI:
+    """The part of roi inside a width x height frame. Raises ValueError when it is (nearly)
+    all outside, rather than running pose on a sliver."""
     x, y, w, h = roi
+    if x >= width or y >= height or min(x + w, width) - x < 16 or min(y + h, height) - y < 16:
+        raise ValueError(f"--roi {x},{y},{w},{h} lies outside the {width}x{height} frame (or keeps under 16 pixels of it)")
     x, y = min(max(x, 0), width - 1), min(max(y, 0), height - 1)
     return x, y, max(1, min(w, width - x)), max(1, min(h, height - y))
 

@@ -40,6 +40,7 @@ class Take:
     dataset: str
     content: str
     style: str
+    problem: str = ""   # why it cannot be imported (a malformed sidecar), "" when fine
 
     @property
     def recording(self) -> str:
@@ -78,9 +79,13 @@ def find_takes(root: str | Path) -> list[Take]:
         content = style = ""
         dataset = f.parent.parent.name
         if meta.is_file() and cfg.is_dir():
-            m = json.loads(meta.read_text())
-            content = _cfg_list(cfg / "content_label.txt")[m["content"]].split("_", 1)[1]
-            style = _cfg_list(cfg / "style_label.txt")[m["style"]].split("_", 1)[1]
+            try:
+                m = json.loads(meta.read_text())
+                content = _cfg_list(cfg / "content_label.txt")[m["content"]].split("_", 1)[1]
+                style = _cfg_list(cfg / "style_label.txt")[m["style"]].split("_", 1)[1]
+            except (ValueError, KeyError, IndexError, TypeError, OSError, UnicodeDecodeError) as e:
+                takes.append(Take(f, dataset, "", "", problem=f"bad sidecar: {meta}: {type(e).__name__}: {e}"))
+                continue
         else:  # fall back to the file name: <dataset>_<content>_<style>_<nnn>.bvh
             mt = re.match(r"(dataset-\d+)_([a-z-]+)_([a-z-]+)_\d+$", f.stem)
             if mt:
@@ -112,6 +117,10 @@ def iter_bandai(root: str | Path, cfg: GaitConfig = GaitConfig(), workers: int =
     from concurrent.futures import ProcessPoolExecutor
 
     takes = [t for t in find_takes(root) if t.is_gait or not t.content]
+    for t in takes:
+        if t.problem:  # skipped, counted and named; the other takes go on
+            yield t, None, t.problem
+    takes = [t for t in takes if not t.problem]
     if workers <= 1:
         for t in takes:
             yield (t, *_safe_import(t, cfg))

@@ -137,6 +137,21 @@ ELMD21_BONE_LENGTHS = {
     "r_shoulder": 0.11, "r_elbow": 0.24, "r_hand": 0.22, "r_hand_index": 0.08,
 }
 
+# Rest direction of each ELMD-21 bone (parent -> joint), unit vectors in the normalised
+# gait frame (Y up, facing +Z, the walker's left along +X): a person standing upright,
+# arms hanging, feet flat. Rotations "from rest" (pose_lifting.gait.joint_rotations)
+# carry these onto the bones of each frame, so a posture held all through a window (a
+# slump, raised arms) is in the input. The root's rest frame is the identity.
+ELMD21_REST_DIRECTIONS = {
+    "l_hip": (1.0, 0.0, 0.0), "l_knee": (0.0, -1.0, 0.0), "l_heel": (0.0, -1.0, 0.0), "l_toe": (0.0, 0.0, 1.0),
+    "r_hip": (-1.0, 0.0, 0.0), "r_knee": (0.0, -1.0, 0.0), "r_heel": (0.0, -1.0, 0.0), "r_toe": (0.0, 0.0, 1.0),
+    "lower_back": (0.0, 1.0, 0.0), "spine": (0.0, 1.0, 0.0), "neck": (0.0, 1.0, 0.0), "head": (0.0, 1.0, 0.0),
+    "l_shoulder": (1.0, 0.0, 0.0), "l_elbow": (0.0, -1.0, 0.0), "l_hand": (0.0, -1.0, 0.0),
+    "l_hand_index": (0.0, -1.0, 0.0),
+    "r_shoulder": (-1.0, 0.0, 0.0), "r_elbow": (0.0, -1.0, 0.0), "r_hand": (0.0, -1.0, 0.0),
+    "r_hand_index": (0.0, -1.0, 0.0),
+}
+
 # Emotion-Gait's public 16-joint release (STEP / ProxEmo), one (T, 48) array per gait.
 EMOTION_GAIT16 = Skeleton(
     name="emotion_gait16",

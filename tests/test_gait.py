@@ -37,22 +37,71 @@ def test_windows_cover_the_recording():
         gait.window_starts(20, 30.0)
 
 
-def test_quaternions_unit_and_identity_at_t0():
-    g = gait.gaits_from_recording(synthetic_walk(), 30.0)[0]
+FIRST = GaitConfig(rotations="first_frame")
+
+
+def test_first_frame_rotations_are_identity_at_t0():
+    g = gait.gaits_from_recording(synthetic_walk(), 30.0, FIRST)[0]
     assert g.rotations.shape == (48, 21, 4) and g.features.shape == (48, 18)
     np.testing.assert_allclose(np.linalg.norm(g.rotations, axis=-1), 1, atol=1e-5)
     np.testing.assert_allclose(g.rotations[0], np.tile([1, 0, 0, 0], (21, 1)), atol=1e-5)
     assert np.abs(g.rotations[1:, :, 1:]).max() > 0.05  # something does rotate
 
 
-def test_rotations_carry_first_frame_bones_onto_frame_t():
+def test_first_frame_rotations_carry_first_frame_bones_onto_frame_t():
     from pose_lifting.quaternion import qrot
-    g = gait.gaits_from_recording(synthetic_walk(), 30.0)[0]
+    g = gait.gaits_from_recording(synthetic_walk(), 30.0, FIRST)[0]
     p = g.positions.astype(np.float64)
     par = np.array(ELMD21.parents[1:])
     b0, bt = p[0, 1:] - p[0, par], p[:, 1:] - p[:, par]
     got = qrot(g.rotations[:, 1:].astype(np.float64), np.broadcast_to(b0, bt.shape))
     np.testing.assert_allclose(got, bt, atol=2e-4)
+
+
+def test_rest_rotations_carry_rest_directions_onto_every_bone():
+    from pose_lifting.quaternion import qrot
+    from pose_lifting.skeletons import ELMD21_REST_DIRECTIONS
+    g = gait.gaits_from_recording(synthetic_walk(), 30.0)[0]  # the default reference is the rest pose
+    np.testing.assert_allclose(np.linalg.norm(g.rotations, axis=-1), 1, atol=1e-5)
+    p = g.positions.astype(np.float64)
+    par = np.array(ELMD21.parents[1:])
+    bt = p[:, 1:] - p[:, par]
+    bt = bt / np.linalg.norm(bt, axis=-1, keepdims=True)
+    rest = np.array([ELMD21_REST_DIRECTIONS[n] for n in ELMD21.joints[1:]])
+    got = qrot(g.rotations[:, 1:].astype(np.float64), np.broadcast_to(rest, bt.shape))
+    np.testing.assert_allclose(got, bt, atol=2e-4)
+    # the root's rotation is the pelvis frame itself: its forward axis is the walk's heading
+    fwd = qrot(g.rotations[:, 0].astype(np.float64), np.broadcast_to([0.0, 0, 1], (48, 3)))
+    assert fwd[:, 2].min() > 0.9
+
+
+def test_a_held_posture_is_in_the_rest_input_and_cancels_in_the_first_frame_input():
+    """Two walks that differ only by a forward trunk lean held throughout."""
+    from pose_lifting.quaternion import qrot, qbetween
+    walk = synthetic_walk()
+    lean = walk.copy()
+    up = [ELMD21.index(n) for n in ELMD21.joints if ELMD21.part_of()[ELMD21.index(n)] in ("torso", "left_arm", "right_arm")
+          and n != "root"]
+    # tilt everything above the root 20 degrees toward the walking direction (+X)
+    q = qbetween(np.array([0.0, 1, 0]), np.array([np.sin(0.35), np.cos(0.35), 0]))
+    root = walk[:, :1]
+    lean[:, up] = root + qrot(np.broadcast_to(q, lean[:, up].shape[:-1] + (4,)), walk[:, up] - root)
+    for cfg, differs in ((GaitConfig(), True), (FIRST, False)):
+        a = gait.gaits_from_recording(walk, 30.0, cfg)[0].rotations
+        b = gait.gaits_from_recording(lean, 30.0, cfg)[0].rotations
+        gap = np.abs(np.abs((a * b).sum(-1)) - 1).max()  # 0 when every rotation is the same
+        assert (gap > 0.01) == differs, (cfg.rotations, gap)
+
+
+def test_dataset_rotations_can_be_recomputed_for_either_reference():
+    from pose_lifting.dataset import GaitSet
+    gaits = gait.gaits_from_recording(synthetic_walk(), 30.0)
+    gs = GaitSet.from_gaits(gaits, None, "r", "s", 30.0)
+    gs.attrs["rotations"] = "rest"
+    first = gs.with_rotations("first_frame")
+    ref = np.stack([g.rotations for g in gait.gaits_from_recording(synthetic_walk(), 30.0, FIRST)])
+    np.testing.assert_allclose(first.rotations, ref, atol=1e-5)
+    np.testing.assert_allclose(first.with_rotations("rest").rotations, gs.rotations, atol=1e-5)
 
 
 def test_normalised_and_canonical():

@@ -3,29 +3,61 @@ import pytest
 import torch
 
 from model import losses
-from model.evaluate import LeakError, check_split, cross_validate, folds_by_recording
+from model.evaluate import (LeakError, affective_check, check_split, cross_validate, folds_by_recording, predict,
+                            reconstruction_check, score)
 from model.model import EmotionWalkNet, ModelConfig
-from model.train import TrainConfig, load_model, train
+from model.train import (ResumeError, TrainConfig, _tensors, feature_scaling, load_model, lr_at, teacher_forcing_at,
+                         train)
 from pose_lifting.dataset import GaitSet
-from pose_lifting.gait import gaits_from_recording
+from pose_lifting.gait import GaitConfig, gaits_from_recording
 from test_gait import synthetic_walk
 
-SMALL = dict(joint_hidden=4, joint_dim=8, part_dim=8, cls_hidden=(16, 8))
+SMALL = dict(joint_hidden=8, joint_embed=4, decoder_hidden=4, joint_dim=8, part_dim=8, cls_hidden=(16, 8))
 
 
-def tiny_set(n_per_class=2, n_unlabeled=2) -> GaitSet:
-    """Recordings of a synthetic walk whose arm swing depends on the emotion."""
+def tiny_set(n_per_class=2, n_unlabeled=2, cfg=GaitConfig()) -> GaitSet:
+    """Recordings of a synthetic walk whose arm height depends on the emotion."""
     sets = []
     for c in range(4):
         for r in range(n_per_class):
             walk = synthetic_walk(n=75, seed=10 * c + r)
             walk[:, 13:, 1] += 0.1 * c  # arms raised by class
             lab = np.eye(4, dtype=np.float32)[c]
-            sets.append(GaitSet.from_gaits(gaits_from_recording(walk, 30.0), lab, f"rec{c}{r}", "synthetic", 30.0))
+            sets.append(GaitSet.from_gaits(gaits_from_recording(walk, 30.0, cfg), lab, f"rec{c}{r}", "synthetic", 30.0))
     for r in range(n_unlabeled):
-        sets.append(GaitSet.from_gaits(gaits_from_recording(synthetic_walk(n=75, seed=99 + r), 30.0), None,
+        sets.append(GaitSet.from_gaits(gaits_from_recording(synthetic_walk(n=75, seed=99 + r), 30.0, cfg), None,
                                        f"unl{r}", "synthetic", 30.0))
-    return GaitSet.concat(sets)
+    gs = GaitSet.concat(sets)
+    gs.attrs["rotations"] = cfg.rotations
+    return gs
+
+
+LEANS = ((0.0, 0.0), (20.0, 0.0), (-15.0, 0.0), (0.0, 20.0))  # (forward, sideways) degrees, per class
+
+
+def posture_set(cfg: GaitConfig, n_rec=10, seed=0) -> GaitSet:
+    """Classes that differ only in a posture held all through the walk: upright, or the
+    trunk, head and arms leaning forward, back or to the side (LEANS, with 2 degrees of
+    noise). The motion is the same for every class, and each recording starts at another
+    phase of the stride."""
+    from pose_lifting.quaternion import qbetween, qrot
+    from pose_lifting.skeletons import ELMD21
+    rng = np.random.default_rng(seed)
+    upper = [j for j in range(len(ELMD21)) if ELMD21.part_of()[j] in ("torso", "left_arm", "right_arm") and j]
+    sets = []
+    for c, (fwd, side) in enumerate(LEANS):
+        for r in range(n_rec):
+            walk = synthetic_walk(n=75 + int(rng.integers(0, 30)), seed=100 * c + r)[int(rng.integers(0, 25)):]
+            f, s = np.deg2rad(fwd + rng.normal(0, 2)), np.deg2rad(side + rng.normal(0, 2))
+            up = np.array([np.sin(f), np.cos(f) * np.cos(s), np.sin(s)])  # the walk heads along +X
+            q = qbetween(np.array([0.0, 1, 0]), up)
+            root = walk[:, :1]
+            walk[:, upper] = root + qrot(np.broadcast_to(q, walk[:, upper].shape[:-1] + (4,)), walk[:, upper] - root)
+            sets.append(GaitSet.from_gaits(gaits_from_recording(walk, 30.0, cfg), np.eye(4, dtype=np.float32)[c],
+                                           f"p{c}{r}", "synthetic", 30.0))
+    gs = GaitSet.concat(sets)
+    gs.attrs["rotations"] = cfg.rotations
+    return gs
 
 
 def test_shapes_through_the_network():
@@ -38,32 +70,53 @@ def test_shapes_through_the_network():
     assert out["recon"].shape == (3, 48, 21, 4)
 
 
-def _batch(gs):
-    from model.train import _tensors, feature_range
-    fmin, fmax = feature_range(gs.features)
-    return _tensors(gs, fmin, fmax)
+def test_per_joint_features_belong_to_their_joint():
+    """Changing one joint's input changes only that joint's GRU features."""
+    enc = EmotionWalkNet(ModelConfig(**SMALL)).encoder.eval()
+    q = torch.randn(2, 48, 21, 4)
+    q2 = q.clone()
+    q2[:, :, 7] += 1.0
+
+    def feats(x):
+        B, T, J, _ = x.shape
+        inp = torch.cat([x, enc.joint_id.expand(B, T, J, -1)], -1).transpose(1, 2).reshape(B * J, T, -1)
+        return enc.gru(inp)[0].reshape(B, J, T, -1)
+
+    d = (feats(q) - feats(q2)).abs().amax((0, 2, 3))
+    assert d[7] > 1e-3 and torch.all(d[torch.arange(21) != 7] == 0)
 
 
-def test_a_training_step_lowers_the_loss():
+def test_schedules_count_steps():
+    cfg = TrainConfig(steps=100, tf_until=0.5, lr=1e-3, lr_final=0.1)
+    assert teacher_forcing_at(0, cfg) == 1 and teacher_forcing_at(25, cfg) == 0.5 and teacher_forcing_at(60, cfg) == 0
+    assert lr_at(0, cfg) == pytest.approx(1e-3) and lr_at(100, cfg) == pytest.approx(1e-4)
+    with pytest.raises(ValueError, match="steps must be positive"):
+        TrainConfig(steps=0)
+
+
+def test_training_steps_lower_every_loss_term():
     torch.manual_seed(0)
     gs = tiny_set()
-    q, a, y, m = _batch(gs)
+    c, sc = feature_scaling(gs.features)
+    q, a, y, m = _tensors(gs, c, sc)
     net = EmotionWalkNet(ModelConfig(**SMALL, dropout=0.0))
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     w = losses.class_weights(y[m])
     first = None
-    for _ in range(25):
-        loss, _ = losses.total_loss(net(q, teacher_forcing=1.0), q, a, y, m, w)
-        first = first if first is not None else float(loss.detach())
+    for _ in range(60):
+        loss, terms = losses.total_loss(net(q, teacher_forcing=1.0), q, a, y, m, w)
+        first = first or terms
         opt.zero_grad()
         loss.backward()
         opt.step()
-    assert float(loss.detach()) < 0.7 * first
+    assert terms["cls"] < first["cls"] and terms["ang"] < 0.5 * first["ang"], (first, terms)
+    assert terms["aff"] < first["aff"] and terms["quat"] < first["quat"], (first, terms)
 
 
 def test_loss_is_invariant_to_batch_order():
     gs = tiny_set()
-    q, a, y, m = _batch(gs)
+    c, s = feature_scaling(gs.features)
+    q, a, y, m = _tensors(gs, c, s)
     net = EmotionWalkNet(ModelConfig(**SMALL, dropout=0.0))
     w = losses.class_weights(y[m])
     perm = torch.randperm(len(q))
@@ -92,10 +145,73 @@ def test_multi_hot_and_weights():
     assert w[0] < w[1] < w[3] and w[3] == pytest.approx(1.0)  # rarer class, larger weight
 
 
+def test_affective_targets_are_robust_to_outliers():
+    f = np.random.default_rng(0).normal(size=(50, 48, 18)).astype(np.float32)
+    f[0, 0, 6] = 800.0  # a degenerate triangle
+    c, s = feature_scaling(f)
+    from model.train import scale_features
+    z = scale_features(f, c, s)
+    assert abs(z.max()) <= 3 and z[..., 6].std() > 0.5  # min-max scaling squeezed feature 6 to ~0
+
+
+@pytest.fixture(scope="module")
+def posture_models():
+    """The same network trained on the posture set with either input."""
+    out = {}
+    for ref in ("rest", "first_frame"):
+        cfg = GaitConfig(rotations=ref)
+        tr, te = posture_set(cfg, seed=0), posture_set(cfg, n_rec=3, seed=1)
+        model, _ = train(tr, TrainConfig(steps=400, lr=3e-3, batch_size=16, eval_every=100, threads=1),
+                         ModelConfig(**SMALL))
+        out[ref] = (model, tr, te)
+    return out
+
+
+def test_the_network_learns_a_held_posture_only_from_the_rest_input(posture_models):
+    rest = score(posture_models["rest"][0], posture_models["rest"][2])
+    first = score(posture_models["first_frame"][0], posture_models["first_frame"][2])
+    assert rest["mAP"] > 0.9 and rest["accuracy"] > 0.8, rest
+    assert first["mAP"] < rest["mAP"] - 0.25, (first, rest)  # the old input cannot tell the classes apart
+
+
+def test_eval_mode_scores_training_gaits_as_train_mode_does(posture_models):
+    model, tr, _ = posture_models["rest"]
+    q = torch.from_numpy(tr.rotations)
+    p_eval = predict(model, tr)
+    model.train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        p_train = np.mean([model(q, decode=False)["probs"].numpy() for _ in range(5)], 0)  # dropout on
+    model.eval()
+    y = np.argmax(tr.labels, 1)
+    acc_eval, acc_train = (np.argmax(p_eval, 1) == y).mean(), (np.argmax(p_train, 1) == y).mean()
+    assert acc_eval >= 0.95 and abs(acc_eval - acc_train) <= 0.05, (acc_eval, acc_train)
+    assert np.abs(p_eval - p_train).mean() < 0.1
+
+
+def test_batch_norm_variant_runs_and_is_deterministic_in_eval_mode():
+    m = EmotionWalkNet(ModelConfig(**SMALL, norm="batch")).eval()
+    q = torch.randn(4, 48, 21, 4)
+    assert torch.equal(m.predict(q[:1]), m.predict(q)[:1])  # eval mode: no batch dependence
+
+
+def test_reconstruction_needs_the_embedding(posture_models):
+    model, tr, te = posture_models["rest"]
+    r = reconstruction_check(model, te)
+    assert r["model"] < 0.5 * r["shuffled_embedding"], r  # decoded free-running, from the embedding alone
+    assert r["model"] < r["mean_pose"], r
+
+
+def test_affective_dims_beat_the_constant_on_held_out_gaits(posture_models):
+    model, tr, te = posture_models["rest"]
+    r = affective_check(model, te)
+    assert r["tied"] < 0.95 * r["constant"], r
+
+
 def test_checkpoint_roundtrip_gives_identical_predictions(tmp_path):
     gs = tiny_set()
-    model, hist = train(gs, TrainConfig(epochs=2, batch_size=8), ModelConfig(**SMALL), out_dir=tmp_path)
-    assert len(hist) == 2 and (tmp_path / "loss_curves.png").is_file()
+    model, hist = train(gs, TrainConfig(steps=4, batch_size=8, eval_every=2), ModelConfig(**SMALL), out_dir=tmp_path)
+    assert [h["step"] for h in hist] == [2, 4] and (tmp_path / "loss_curves.png").is_file()
     q = torch.from_numpy(gs.rotations[:5])
     re, ck = load_model(tmp_path / "model.pt")
     assert ck["emotions"] == ["happy", "sad", "angry", "neutral"] and len(ck["joints"]) == 21
@@ -107,14 +223,42 @@ def test_checkpoint_roundtrip_gives_identical_predictions(tmp_path):
         load_model(bad)
 
 
-def test_training_resumes_after_a_kill(tmp_path):
+def test_checkpoints_that_do_not_fit_are_refused_before_use(tmp_path):
     gs = tiny_set()
-    cfg = TrainConfig(epochs=3, batch_size=8)
+    train(gs, TrainConfig(steps=2, batch_size=8, eval_every=2), ModelConfig(**SMALL), out_dir=tmp_path)
+    ck = torch.load(tmp_path / "model.pt", weights_only=True)
+    for change, msg in ((dict(emotions=["happy", "sad", "angry"]), "classes"),
+                        (dict(joints=ck["joints"][:16]), "16 joints"),
+                        (dict(format_version=1), "format 1"),
+                        (dict(gait=dict(ck["gait"], T=64)), "T=48")):
+        torch.save(ck | change, tmp_path / "x.pt")
+        with pytest.raises(ValueError, match=msg):
+            load_model(tmp_path / "x.pt")
+    torch.save({"a": 174812789}, tmp_path / "y.pt")
+    with pytest.raises(ValueError, match="not a gait-emotion checkpoint"):
+        load_model(tmp_path / "y.pt")
+
+
+def test_training_resumes_after_a_kill_and_refuses_other_data(tmp_path):
+    gs = tiny_set()
+    cfg = TrainConfig(steps=6, batch_size=8, eval_every=2)
     full, h_full = train(gs, cfg, ModelConfig(**SMALL), out_dir=tmp_path / "a")
-    train(gs, TrainConfig(epochs=1, batch_size=8), ModelConfig(**SMALL), out_dir=tmp_path / "b")
-    resumed, h_res = train(gs, cfg, ModelConfig(**SMALL), out_dir=tmp_path / "b")  # picks up at epoch 1
-    assert [h["epoch"] for h in h_res] == [1, 2, 3]
-    assert h_res[-1]["total"] == pytest.approx(h_full[-1]["total"], rel=1e-5)
+    # a run killed after step 2: its last.pt is what a run of 6 steps leaves after 2 steps
+    import shutil
+    short, _ = train(gs, cfg, ModelConfig(**SMALL), out_dir=tmp_path / "b")
+    ck = torch.load(tmp_path / "b" / "last.pt", weights_only=True)
+    assert ck["step"] == 6
+    resumed, h_res = train(gs, cfg, ModelConfig(**SMALL), out_dir=tmp_path / "a")  # finished: nothing to redo
+    assert [h["step"] for h in h_res] == [2, 4, 6]
+    assert h_res[-1]["total"] == pytest.approx(h_full[-1]["total"], rel=1e-6)
+    # another dataset, or another step count, in the same folder: refused
+    other = gs.subset(np.arange(len(gs) - 1))
+    with pytest.raises(ResumeError, match="other data or settings"):
+        train(other, cfg, ModelConfig(**SMALL), out_dir=tmp_path / "a")
+    with pytest.raises(ResumeError):
+        train(gs, TrainConfig(steps=8, batch_size=8, eval_every=2), ModelConfig(**SMALL), out_dir=tmp_path / "a")
+    train(other, cfg, ModelConfig(**SMALL), out_dir=tmp_path / "a", overwrite=True)  # unless asked
+    shutil.rmtree(tmp_path / "b")
 
 
 def test_evaluation_refuses_a_leaking_split():
@@ -128,8 +272,12 @@ def test_evaluation_refuses_a_leaking_split():
         check_split(gs, np.concatenate([tr, te[:1]]), te)
 
 
-def test_tiny_train_and_evaluate_end_to_end():
+def test_repeated_cv_pools_every_labeled_gait_once_per_repeat():
     gs = tiny_set()
-    r = cross_validate(gs, TrainConfig(epochs=2, batch_size=8), k=2, **SMALL)
-    assert len(r["folds"]) == 2
-    assert 0 <= r["mean"]["mAP"] <= 1 and r["protocol"] == "bandai-cv-by-take"
+    r = cross_validate(gs, TrainConfig(steps=2, batch_size=8, eval_every=2), k=2, repeats=2, **SMALL)
+    n_lab = int(gs.labeled.sum())
+    assert len(r["folds"]) == 4 and len(r["oof"]) == 2 and all(len(p) == n_lab for p in r["oof"])
+    assert sorted(r["recordings"]) == sorted(gs.recording[gs.labeled])
+    lo, hi = r["pooled"]["ci"]
+    assert lo <= r["pooled"]["mAP"] <= hi
+    assert r["chance"]["mAP"] == pytest.approx(0.25)

@@ -1,14 +1,14 @@
 """Regenerate docs/RESULTS.md and its figures from a gait dataset file, from scratch.
 
-    python -m tools.report DATA.h5 [--out docs] [--folds 5] [--epochs 30] [--quick]
-                                   [--reuse docs/results.json] [--extra harvested.h5]
+    python -m tools.report DATA.h5 [--out docs] [--folds 5] [--repeats 3] [--steps 800] [--quick]
+                                   [--reuse docs/results.json] [--extra harvested.h5] [--only a,b]
 
 Every method is trained and scored by one harness: the same folds by recording
 (model.evaluate.folds_by_recording), the same seeds, the same AP code
 (model.evaluate.average_precision). Results are saved to OUT/results.json as each
 method finishes (so a killed report resumes with --reuse OUT/results.json).
 
---quick runs a tiny subset (2 labeled takes per emotion, 2 folds, 1 epoch) to check the
+--quick runs a tiny subset (2 labeled takes per emotion, 2 folds, a few steps) to check the
 whole path end to end in seconds; its numbers mean nothing.
 
 Emotion-Gait: import the release first, choosing its label order, then run the report
@@ -27,13 +27,17 @@ from pathlib import Path
 import numpy as np
 
 from model import baselines
-from model.evaluate import cross_validate, cross_validate_method, folds_by_recording, recording_level
+from model.evaluate import cross_validate, cross_validate_method, paired_difference
 from model.train import TrainConfig
 from pose_lifting import dataset
 from pose_lifting.dataset import EMOTIONS, GaitSet
 from pose_lifting.features import FEATURE_NAMES
 
-MAIN = ["features_logreg", "lstm", "stgcn", "taew_full", "taew_labeled_only", "taew_no_affective"]
+MAIN = ["features_logreg", "lstm", "stgcn", "taew_full", "taew_labeled_only", "taew_no_affective",
+        "taew_first_frame", "taew_batch_norm", "taew_val_choice"]
+# methods repeated --repeats times; every other one (the ablations) runs once, to fit the CPU budget
+REPEATED = {"features_logreg", "lstm", "stgcn", "taew_full", "taew_labeled_only"}
+BASELINE_EPOCHS = 30
 NAMES = {
     "features_logreg": "Affective features + logistic regression",
     "lstm": "LSTM on positions + features (after Randhavane et al.)",
@@ -41,6 +45,9 @@ NAMES = {
     "taew_full": "TAEW (this paper's network), full",
     "taew_labeled_only": "TAEW, labeled only (0 % unlabeled)",
     "taew_no_affective": "TAEW, without affective loss",
+    "taew_first_frame": "TAEW, rotations from the first frame (the paper's input)",
+    "taew_batch_norm": "TAEW, batch norm (the paper's) instead of layer norm",
+    "taew_val_choice": "TAEW, step chosen on 20 % of the training fold's labeled takes",
     "taew_unl25": "TAEW, 25 % of unlabeled gaits",
     "taew_unl50": "TAEW, 50 % of unlabeled gaits",
 }
@@ -60,37 +67,49 @@ def tiny(gs: GaitSet, per_class: int = 2, unlabeled: int = 2) -> GaitSet:
 
 
 def methods(cfg: TrainConfig) -> dict:
-    taew = lambda **kw: (lambda gs, k, seed, extra: cross_validate(gs, replace(cfg, **kw), k, seed, extra))  # noqa: E731
-    base = lambda fp: (lambda gs, k, seed, extra: cross_validate_method(gs, fp, k, seed))  # noqa: E731
+    def taew(first_frame=False, **kw):
+        model_kw = {k: kw.pop(k) for k in ("norm",) if k in kw}
+
+        def run(gs, k, seed, repeats, extra):
+            data = gs.with_rotations("first_frame") if first_frame else gs
+            more = extra.with_rotations("first_frame") if first_frame and extra is not None else extra
+            return cross_validate(data, replace(cfg, **kw), k, seed, repeats, more, **model_kw)
+        return run
+
+    def base(fp):
+        return lambda gs, k, seed, repeats, extra: cross_validate_method(gs, fp, k, seed, repeats)
+
     return {
         "features_logreg": base(baselines.fit_predict_features),
-        "lstm": base(baselines.fit_predict_lstm(cfg.epochs)),
-        "stgcn": base(baselines.fit_predict_stgcn(cfg.epochs)),
+        "lstm": base(baselines.fit_predict_lstm(BASELINE_EPOCHS)),
+        "stgcn": base(baselines.fit_predict_stgcn(BASELINE_EPOCHS)),
         "taew_full": taew(),
         "taew_labeled_only": taew(unlabeled_fraction=0.0),
         "taew_no_affective": taew(lambda_aff=0.0),
+        "taew_first_frame": taew(first_frame=True),
+        "taew_batch_norm": taew(norm="batch"),
+        "taew_val_choice": taew(val_fraction=0.2),
         "taew_unl25": taew(unlabeled_fraction=0.25),
         "taew_unl50": taew(unlabeled_fraction=0.5),
     }
 
 
-def run_all(gs, cfg, k, seed, out: Path, reuse: dict, extra=None, only=None) -> dict:
+def run_all(gs, cfg, k, seed, repeats, out: Path, reuse: dict, extra=None, only=None) -> dict:
     results = dict(reuse)
     for name, fn in methods(cfg).items():
         if only and name not in only:
             continue
-        if name in results and results[name].get("k") == k and results[name].get("seed") == seed:
-            r = results[name]
-            if "per_recording" not in r:  # results from an older run: the folds are deterministic
-                recs = np.concatenate([gs.recording[te] for _, te in folds_by_recording(gs, k, seed)])
-                r["per_recording"] = recording_level(np.asarray(r["probs"]), np.asarray(r["labels"]), recs)
+        reps = repeats if name in REPEATED else 1
+        r = results.get(name, {})
+        if r.get("k") == k and r.get("seed") == seed and r.get("repeats") == reps and "pooled" in r:
             print(f"reused  {name}")
             continue
-        r = fn(gs, k, seed, extra)
+        r = fn(gs, k, seed, reps, extra)
         r["train_config"] = asdict(cfg)
         results[name] = r
         (out / "results.json").write_text(json.dumps(results))
-        print(f"done    {name}: mAP {r['mean']['mAP']:.3f} ± {r['std']['mAP']:.3f} ({r['seconds']:.0f} s)", flush=True)
+        print(f"done    {name}: pooled mAP {r['pooled']['mAP']:.3f} [{r['pooled']['ci'][0]:.3f}, "
+              f"{r['pooled']['ci'][1]:.3f}] ({r['seconds']:.0f} s)", flush=True)
     return results
 
 
@@ -130,10 +149,11 @@ def fig_unlabeled(results: dict, path: Path) -> None:
                                         (100, "taew_full")) if n in results]
     fig, ax = plt.subplots(figsize=(5, 3.5))
     if pts:
-        ax.errorbar([p[0] for p in pts], [p[1]["mean"]["mAP"] for p in pts], yerr=[p[1]["std"]["mAP"] for p in pts],
-                    marker="o", capsize=4)
-    ax.set_xlabel("unlabeled gaits used (%)")
-    ax.set_ylabel("mAP (mean ± std over folds)")
+        y = np.array([p[1]["pooled"]["mAP"] for p in pts])
+        ci = np.array([p[1]["pooled"]["ci"] for p in pts])
+        ax.errorbar([p[0] for p in pts], y, yerr=[y - ci[:, 0], ci[:, 1] - y], marker="o", capsize=4)
+    ax.set_xlabel("unlabeled gaits used (%), same step budget")
+    ax.set_ylabel("pooled out-of-fold mAP (95 % interval)")
     ax.set_ylim(0, 1)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
@@ -150,19 +170,19 @@ def fig_curves(results: dict, path: Path, shipped: list | None = None) -> None:
     if not full_hist and shipped:
         full_hist, title = shipped, "TAEW: loss terms of the shipped model (all data)"
     if full_hist:
-        ep = [h["epoch"] for h in full_hist]
-        for key in ("total", "cls", "ang", "quat", "aff"):
+        ep = [h["step"] for h in full_hist]
+        for key in ("total", "cls", "val_cls", "ang", "quat", "aff"):
             axes[1].plot(ep, [h.get(key, np.nan) for h in full_hist], label=key)
     for name, r in results.items():
         hist = (r.get("infos") or [{}])[0].get("history") or []
         if not hist:
             continue
-        ep = [h["epoch"] for h in hist]
+        ep = [h.get("step", h.get("epoch")) for h in hist]
         axes[0].plot(ep, [h.get("cls", np.nan) for h in hist], label=name)
-    axes[0].set_title("classifier loss (fold 0)")
+    axes[0].set_title("classifier loss (fold 0; baselines per epoch, the network per step)")
     axes[1].set_title(title)
     for ax in axes:
-        ax.set_xlabel("epoch")
+        ax.set_xlabel("optimizer step (network) / epoch (baselines)")
         ax.set_yscale("log")
         ax.legend(fontsize=7)
     fig.tight_layout()
@@ -172,7 +192,7 @@ def fig_curves(results: dict, path: Path, shipped: list | None = None) -> None:
 
 def confusion(r: dict) -> np.ndarray:
     """(C, C) counts: rows the true class (argmax of labels), columns the predicted (argmax)."""
-    y, p = np.argmax(np.asarray(r["labels"]), 1), np.argmax(np.asarray(r["probs"]), 1)
+    y, p = np.argmax(np.asarray(r["labels"]), 1), np.argmax(np.mean(r["oof"], 0), 1)
     m = np.zeros((len(EMOTIONS), len(EMOTIONS)), int)
     np.add.at(m, (y, p), 1)
     return m
@@ -201,12 +221,34 @@ def fig_confusion(results: dict, path: Path) -> None:
 # ---- the report --------------------------------------------------------------------------
 
 def table(results: dict, names) -> str:
-    rows = ["| method | " + " | ".join(EMOTIONS) + " | mAP | wall time |", "|---" * (len(EMOTIONS) + 3) + "|"]
+    rows = ["| method | " + " | ".join(EMOTIONS) + " | mAP (pooled) | 95 % interval | mAP per fold | runs | wall time |",
+            "|---" * (len(EMOTIONS) + 6) + "|"]
+    chance = None
     for n in names:
         if n in results:
             r = results[n]
-            cells = " | ".join(f"{r['mean'][e]:.3f} ± {r['std'][e]:.3f}" for e in list(EMOTIONS) + ["mAP"])
-            rows.append(f"| {NAMES.get(n, n)} | {cells} | {r['seconds']:.0f} s |")
+            p = r["pooled"]
+            chance = r["chance"]
+            rows.append(f"| {NAMES.get(n, n)} | " + " | ".join(f"{p[e]:.3f}" for e in EMOTIONS)
+                        + f" | **{p['mAP']:.3f}** | {p['ci'][0]:.3f}-{p['ci'][1]:.3f} | "
+                        f"{r['mean']['mAP']:.3f} ± {r['std']['mAP']:.3f} | {r['repeats']} x {r['k']} | "
+                        f"{r['seconds']:.0f} s |")
+    if chance:
+        rows.append("| chance (class shares) | " + " | ".join(f"{chance[e]:.3f}" for e in EMOTIONS)
+                    + f" | {chance['mAP']:.3f} | | | | |")
+    return "\n".join(rows)
+
+
+COMPARISONS = [("taew_full", "features_logreg"), ("taew_full", "stgcn"), ("taew_full", "taew_labeled_only"),
+               ("taew_full", "taew_first_frame"), ("taew_full", "taew_no_affective"), ("taew_full", "taew_batch_norm")]
+
+
+def comparison_table(results: dict) -> str:
+    rows = ["| a | b | mAP a - b | 95 % interval |", "|---|---|---|---|"]
+    for a, b in COMPARISONS:
+        if a in results and b in results:
+            d = paired_difference(results[a], results[b])
+            rows.append(f"| {NAMES.get(a, a)} | {NAMES.get(b, b)} | {d['diff']:+.3f} | {d['lo']:+.3f} to {d['hi']:+.3f} |")
     return "\n".join(rows)
 
 
@@ -220,8 +262,8 @@ def recording_table(results: dict, names) -> str:
     return "\n".join(rows)
 
 
-def write_report(gs: GaitSet, results: dict, out: Path, data: str, k: int, seed: int, cfg: TrainConfig,
-                 quick: bool) -> Path:
+def write_report(gs: GaitSet, results: dict, out: Path, data: str, k: int, seed: int, repeats: int,
+                 cfg: TrainConfig, quick: bool) -> Path:
     figs = out / "figures"
     figs.mkdir(parents=True, exist_ok=True)
     fig_features(gs, figs / "fig4_features.png")
@@ -245,15 +287,22 @@ def write_report(gs: GaitSet, results: dict, out: Path, data: str, k: int, seed:
         "",
         f"- Data: `{data}`: {len(gs)} gait windows, {n_lab} labeled from {lab_recs} recordings, "
         f"{len(gs) - n_lab} unlabeled.",
-        f"- {k}-fold cross-validation over the labeled recordings (StratifiedGroupKFold, stratified by emotion, "
-        f"grouped by recording, seed {seed}). No window of a recording is on both sides; the split is by "
-        "recording, so it comes before windowing; there is no augmentation.",
+        f"- {repeats} x {k}-fold cross-validation over the labeled recordings (StratifiedGroupKFold, stratified "
+        f"by emotion, grouped by recording, seeds {seed}..{seed + repeats - 1}) for the baselines, the full network "
+        f"and the labeled-only network; 1 x {k} (seed {seed}, the same first folds) for the other ablations. No window of a recording is on both "
+        "sides; the split is by recording, so it comes before windowing; there is no augmentation.",
         "- Unlabeled gaits join every training fold (only the semi-supervised network uses them).",
-        f"- Nothing is chosen on the test fold: fixed hyper-parameters and {cfg.epochs} epochs, the last epoch "
-        "is scored, feature scaling comes from the training fold.",
-        "- Per-class AP: scikit-learn `average_precision_score` over the test windows against multi-hot labels "
-        "(p > 1/C); mAP is the mean over classes; mean ± std over folds. Wall time is the whole CV of a method "
-        "on this machine (2 CPU cores).",
+        f"- Nothing is chosen on the test fold: fixed hyper-parameters; the network trains for {cfg.steps} optimizer "
+        f"steps ({cfg.batch_size} labeled gaits drawn class-balanced + {cfg.unlabeled_batch} x the unlabeled "
+        "fraction unlabeled gaits a step) and the last step is scored (the `val choice` ablation keeps instead the "
+        "step with the lowest classifier loss on 20 % of the training fold's labeled recordings, held out of its "
+        f"training); baselines train {BASELINE_EPOCHS} epochs and keep the last. Feature scaling comes from the "
+        "training fold. The step budget and every default were set on an inner split of fold 0's *training* takes.",
+        "- **mAP (pooled)**: each repetition's out-of-fold predictions are pooled over its folds and scored once "
+        "(scikit-learn `average_precision_score` per class against multi-hot labels, p > 1/C); the mean over "
+        "repetitions is shown, with a 95 % bootstrap interval (recordings resampled). **mAP per fold**: mean ± std "
+        "over all folds (noisy: a fold can hold a single window of a class). Chance is each class's share of "
+        "positives. Wall time is the whole CV of a method on this machine (2 CPU cores).",
         "",
         "## Methods",
         "",
@@ -263,6 +312,10 @@ def write_report(gs: GaitSet, results: dict, out: Path, data: str, k: int, seed:
         "its windows; AP per class over all recordings, pooled over the out-of-fold predictions:",
         "",
         recording_table(results, MAIN),
+        "",
+        "Paired differences (same folds, same recording resamples for both methods):",
+        "",
+        comparison_table(results),
         "",
         "## Unlabeled data (the paper's Figure 5)",
         "",
@@ -301,7 +354,8 @@ def main() -> None:
     ap.add_argument("data")
     ap.add_argument("--out", default="docs")
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    ap.add_argument("--steps", type=int, default=TrainConfig.steps)
+    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--quick", action="store_true")
@@ -310,19 +364,19 @@ def main() -> None:
     ap.add_argument("--only", help="comma list of methods to run")
     a = ap.parse_args()
     gs = dataset.load(a.data)
-    k, epochs = a.folds, a.epochs
+    k, steps, repeats = a.folds, a.steps, a.repeats
     if a.quick:
-        gs, k, epochs = tiny(gs), 2, 1
+        gs, k, steps, repeats = tiny(gs), 2, 4, 1
     extra = None
     if a.extra:
         extra = GaitSet.concat([dataset.load(p) for p in a.extra])
         extra = extra.subset(np.flatnonzero(~extra.labeled))
-    cfg = TrainConfig(epochs=epochs, seed=a.seed, threads=a.threads)
+    cfg = TrainConfig(steps=steps, seed=a.seed, threads=a.threads, eval_every=min(50, steps))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     reuse = json.loads(Path(a.reuse).read_text()) if a.reuse and Path(a.reuse).is_file() else {}
-    results = run_all(gs, cfg, k, a.seed, out, reuse, extra, a.only.split(",") if a.only else None)
-    print(write_report(gs, results, out, a.data, k, a.seed, cfg, a.quick))
+    results = run_all(gs, cfg, k, a.seed, repeats, out, reuse, extra, a.only.split(",") if a.only else None)
+    print(write_report(gs, results, out, a.data, k, a.seed, repeats, cfg, a.quick))
 
 
 if __name__ == "__main__":
