@@ -63,10 +63,12 @@ class Analysis:
     probs: list | None = None         # clip-level probabilities over EMOTIONS
     labels: list = field(default_factory=list)
     track: lifting.Track | None = None
+    timing: dict = field(default_factory=dict)  # frame-timestamp regularity (Track.timing)
     gaits: list = field(default_factory=list)  # pose_lifting.gait.Gait of every passing window
 
     def to_json(self) -> dict:
         return dict(video=self.video, fps=self.fps, frames=self.frames, roi=self.roi, stride=self.stride,
+                    timing=self.timing,
                     emotions=list(EMOTIONS), windows=[asdict(w) for w in self.windows],
                     clip=dict(probs=dict(zip(EMOTIONS, self.probs or [])), labels=self.labels))
 
@@ -95,8 +97,9 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
         roi = lifting.clamp_roi(roi, info.width, info.height)
     elif cfg.auto_roi:
         roi = lifting.auto_roi(video, info, samples=2 if cfg.fast else 3, max_side=cfg.max_side)
-    if loading is not None and loading.done():
-        model, ck = loading.result()  # a bad weights file fails here, before pose runs
+    if loading is not None:
+        model, ck = loading.result()  # a bad or mismatched weights file fails here, before pose runs
+        loading = None
     frames = np.arange(0, info.n_frames, stride) if stride > 1 else None
     n_todo = info.n_frames if frames is None else len(frames)
     with tqdm(total=n_todo, disable=not progress, desc="pose", unit="frame", leave=False) as bar:
@@ -119,7 +122,12 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
         raise VideoError(f"{video}: truncated video: frames stop at {int(tr.frames[-1]) + 1} of the "
                          f"{info.n_frames} the container declares (--allow-truncated analyses what decodes)")
     n_frames = info.n_frames if missing <= max(2, 0.05 * info.n_frames) else int(tr.frames[-1]) + 1
-    an = Analysis(video, info.fps, n_frames, info.width, info.height, roi, stride, track=tr)
+    an = Analysis(video, info.fps, n_frames, info.width, info.height, roi, stride, track=tr,
+                  timing=tr.timing(info.fps))
+    if an.timing.get("variable_frame_rate"):
+        print(f"warning: {video} has a variable frame rate (frame intervals stray up to "
+              f"{an.timing['max_interval_deviation']:.0%} from 1/{info.fps:g} s): window times may be off by up to "
+              f"{an.timing['max_time_error_s']:.2f} s", file=sys.stderr)
     segs = lifting.segments(tr)
     if not segs:
         raise NoGaitError(f"{video}: no person found in {len(tr.frames)} frames"

@@ -50,6 +50,7 @@ class Track:
     image:      (N, 33, 2)   pixels in the original frame size, NaN where none
     visibility: (N, 33)      0 where none
     fps:        frame rate of the processed frames (video fps / stride)
+    times:      (N,) seconds, the container's timestamp of each processed frame (None if unknown)
     """
 
     frames: np.ndarray
@@ -58,6 +59,18 @@ class Track:
     visibility: np.ndarray
     fps: float
     roi: ROI | None = None
+    times: np.ndarray | None = None
+
+    def timing(self, video_fps: float) -> dict:
+        """How far the frame timestamps stray from a constant rate: a variable-frame-rate
+        video puts a window's true times up to `max_time_error_s` away from frame/fps."""
+        if self.times is None or len(self.times) < 3 or not np.isfinite(self.times).all():
+            return dict(variable_frame_rate=None)
+        err = self.times - self.times[0] - (self.frames - self.frames[0]) / video_fps
+        step = np.diff(self.times) / np.maximum(np.diff(self.frames), 1)
+        spread = float(np.abs(step * video_fps - 1).max())
+        return dict(variable_frame_rate=bool(spread > 0.25), max_interval_deviation=round(spread, 3),
+                    max_time_error_s=round(float(np.abs(err).max()), 3))
 
 
 @dataclass
@@ -188,9 +201,9 @@ def track(path: str, frames: np.ndarray | None = None, roi: ROI | None = None,
     roi_s = None if roi is None else tuple(int(round(v * s)) for v in roi)
     own = estimator is None
     est = estimator or MediaPipePose(static=False)
-    idx, world, image, vis = [], [], [], []
+    idx, world, image, vis, times = [], [], [], [], []
     try:
-        for i, frame in read_frames(path, frames, max_side=max_side, prefetch=8):
+        for i, frame in read_frames(path, frames, max_side=max_side, prefetch=8, times=times):
             p: PoseFrame | None = est(frame, roi_s)
             idx.append(i)
             if p is None:
@@ -209,7 +222,8 @@ def track(path: str, frames: np.ndarray | None = None, roi: ROI | None = None,
     if not idx:
         from .video import VideoError
         raise VideoError(f"{path}: no frame could be decoded")
-    return Track(np.array(idx), np.array(world), np.array(image), np.array(vis), info.fps / stride, roi)
+    t = np.array(times[:len(idx)], float) if len(times) >= len(idx) else None
+    return Track(np.array(idx), np.array(world), np.array(image), np.array(vis), info.fps / stride, roi, t)
 
 
 def segments(tr: Track, max_gap_s: float = MAX_GAP_S, smooth_s: float = SMOOTH_S,

@@ -71,7 +71,7 @@ def probe(path: str | Path) -> VideoInfo:
 
 
 def read_frames(path: str | Path, frames: np.ndarray | None = None, max_side: int | None = None,
-                prefetch: int = 0) -> Iterator[tuple[int, np.ndarray]]:
+                prefetch: int = 0, times: list | None = None) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (frame index, BGR uint8 (H, W, 3)) in order.
 
     prefetch: decode up to this many frames ahead in a background thread (OpenCV releases
@@ -80,10 +80,11 @@ def read_frames(path: str | Path, frames: np.ndarray | None = None, max_side: in
     frames:   sorted frame indices to keep (None: every frame). Frames in between are
               grabbed without decoding their pixels to RGB, which is cheap.
     max_side: downscale so that the longer side is at most this many pixels.
+    times:    a list that receives the container's timestamp (seconds) of each yielded frame.
     Stops quietly at the end of what decodes (a truncated file ends early).
     """
     if prefetch > 0:
-        yield from _prefetched(read_frames(path, frames, max_side), prefetch)
+        yield from _prefetched(read_frames(path, frames, max_side, times=times), prefetch)
         return
     import cv2
 
@@ -103,6 +104,8 @@ def read_frames(path: str | Path, frames: np.ndarray | None = None, max_side: in
             ok, frame = cap.read()
             if not ok or frame is None:
                 break
+            if times is not None:
+                times.append(cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0)
             if max_side and max(frame.shape[:2]) > max_side:
                 s = max_side / max(frame.shape[:2])
                 frame = cv2.resize(frame, (round(frame.shape[1] * s), round(frame.shape[0] * s)),

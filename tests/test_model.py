@@ -281,3 +281,27 @@ def test_repeated_cv_pools_every_labeled_gait_once_per_repeat():
     lo, hi = r["pooled"]["ci"]
     assert lo <= r["pooled"]["mAP"] <= hi
     assert r["chance"]["mAP"] == pytest.approx(0.25)
+
+
+def test_predict_and_evaluate_a_trained_model_from_the_command_line(tmp_path):
+    import json
+    from conftest import run_cli
+    from pose_lifting import dataset
+    gs = tiny_set()
+    dataset.save(gs, tmp_path / "g.h5")
+    model, _ = train(gs, TrainConfig(steps=4, batch_size=8, eval_every=2), ModelConfig(**SMALL), out_dir=tmp_path / "m",
+                     gait_attrs={"T": 48, "rotations": "rest"})
+    p = run_cli("predict", tmp_path / "g.h5", "--weights", tmp_path / "m" / "model.pt", "--json")
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)["gaits"]
+    want = predict(model, gs)
+    assert len(rows) == len(gs)
+    np.testing.assert_allclose([[r["probs"][e] for e in ("happy", "sad", "angry", "neutral")] for r in rows], want, atol=1e-4)
+    assert sum("true" in r for r in rows) == int(gs.labeled.sum())
+    p = run_cli("evaluate", tmp_path / "g.h5", "--weights", tmp_path / "m" / "model.pt", "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    mine = score(model, gs)
+    for k in ("happy", "sad", "angry", "neutral", "mAP", "accuracy"):
+        assert r[k] == pytest.approx(mine[k], abs=1e-6)
+    assert r["n"] == int(gs.labeled.sum()) and r["chance"]["mAP"] == pytest.approx(0.25)

@@ -1,5 +1,8 @@
 import json
 
+import numpy as np
+import pytest
+
 
 from conftest import BANDAI, EMOTION_GAIT, needs_shared, run_cli
 from pose_lifting import dataset
@@ -28,7 +31,13 @@ def test_report_end_to_end_on_a_tiny_subset(tmp_path):
         assert (out / "figures" / f"{fig}.png").stat().st_size > 5000
     res = json.loads((out / "results.json").read_text())
     assert {"features_logreg", "lstm", "stgcn", "taew_full", "taew_labeled_only", "taew_unl25"} <= set(res)
-    assert all(0 <= v["mean"]["mAP"] <= 1 for v in res.values())
+    # the pooled scores are what average_precision computes on the stored out-of-fold predictions
+    from model.evaluate import average_precision
+    for v in res.values():
+        labels = np.asarray(v["labels"])
+        mine = np.mean([average_precision(labels, np.asarray(p))["mAP"] for p in v["oof"]])
+        assert v["pooled"]["mAP"] == pytest.approx(mine) and v["pooled"]["ci"][0] <= mine <= v["pooled"]["ci"][1]
+        assert v["chance"]["mAP"] == pytest.approx(np.mean((labels > 0.25).mean(0)))
 
 
 @needs_shared

@@ -85,7 +85,16 @@ def test_frontal_walk_end_to_end():
 def test_table_output_and_fast_mode():
     p = run_cli("run", SAMPLE_VIDEO, "--fast")
     assert p.returncode == 0, p.stderr
-    assert "perceived:" in p.stdout and "happy" in p.stdout and "pose every 3 frames" in p.stdout
+    assert "pose every 3 frames" in p.stdout
+    lines = p.stdout.splitlines()
+    header = next(l for l in lines if l.strip().startswith("window")).split()
+    assert header[1:5] == ["happy", "sad", "angry", "neutral"]
+    clip = next(l for l in lines if l.strip().startswith("clip")).split()
+    probs = [float(v) for v in clip[1:5]]
+    assert sum(probs) == pytest.approx(1, abs=2e-3)
+    said = lines[-1].removeprefix("perceived: ")
+    want = [e for e, v in zip(header[1:5], probs) if v > 0.25]
+    assert said == (", ".join(want) or "no class above chance (1/4)")
 
 
 def test_segments_interpolate_short_gaps_and_split_long_ones():
