@@ -39,24 +39,29 @@ class LeakError(ValueError):
 
 
 def check_split(gs: GaitSet, train_idx, test_idx) -> None:
-    shared = set(gs.recording[np.asarray(train_idx, int)]) & set(gs.recording[np.asarray(test_idx, int)])
-    if shared:
-        raise LeakError(f"{len(shared)} recording(s) on both sides of the split, e.g. {sorted(shared)[0]}")
+    """Raise LeakError when a recording or a subject has gaits on both sides."""
+    tr, te = np.asarray(train_idx, int), np.asarray(test_idx, int)
+    for what, ids in (("recording", gs.recording), ("subject", gs.subject)):
+        shared = set(ids[tr]) & set(ids[te])
+        if shared:
+            raise LeakError(f"{len(shared)} {what}(s) on both sides of the split, e.g. {sorted(shared)[0]}")
 
 
 def folds_by_recording(gs: GaitSet, k: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Split the labeled gaits into k folds by recording.
+    """Split the labeled gaits into k folds grouped by subject (a subject's recordings, and
+    every window of them, fall on one side; where the subject is unknown it is the recording
+    or the source group).
 
     Returns [(train_idx, test_idx)] of gait indices; train_idx holds labeled gaits of the
-    other folds plus every unlabeled gait. Raises ValueError when there are fewer labeled
-    recordings than folds.
+    other folds plus every unlabeled gait of other subjects. Raises ValueError when there are
+    fewer labeled subjects than folds.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
     lab = np.flatnonzero(gs.labeled)
-    recs = gs.recording[lab]
+    recs = gs.subject[lab]
     if len(set(recs)) < k:
-        raise ValueError(f"{len(set(recs))} labeled recordings cannot make {k} folds")
+        raise ValueError(f"{len(set(recs))} labeled subjects cannot make {k} folds")
     y = np.argmax(gs.labels[lab], axis=1)
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     unl = np.flatnonzero(~gs.labeled)
@@ -66,7 +71,9 @@ def folds_by_recording(gs: GaitSet, k: int = 5, seed: int = 0) -> list[tuple[np.
         warnings.simplefilter("ignore")  # fewer recordings of a class than folds: sklearn warns, still splits
         splits = list(cv.split(lab, y, groups=recs))
     for tr, te in splits:
-        train_idx, test_idx = np.concatenate([lab[tr], unl]), lab[te]
+        test_subjects = set(recs[te])
+        train_idx = np.concatenate([lab[tr], unl[~np.isin(gs.subject[unl], list(test_subjects))]])
+        test_idx = lab[te]
         check_split(gs, train_idx, test_idx)
         out.append((train_idx, test_idx))
     return out
@@ -236,6 +243,10 @@ def reconstruction_check(model, gs: GaitSet, batch: int = 256, seed: int = 0) ->
     - 'shuffled_embedding': decoded from another gait's embedding (what the decoder knows
                             without the gait: the embedding carries the gait when 'model' is lower);
     - 'copy_previous':      the true previous step copied forward (a baseline that sees the truth);
+    - 'teacher_forced' / 'teacher_forced_shuffled': the decoder fed the true previous step
+                            (as copy_previous is), with the gait's own or another gait's
+                            embedding: own < shuffled means the embedding adds what the
+                            previous step does not tell;
     - 'mean_pose':          the training-free mean rotation of every joint and step.
     """
     from . import losses
@@ -244,13 +255,14 @@ def reconstruction_check(model, gs: GaitSet, batch: int = 256, seed: int = 0) ->
     q = torch.from_numpy(gs.rotations.astype(np.float32))
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(len(q), generator=g)
-    tot = {"model": 0.0, "shuffled_embedding": 0.0}
+    tot = dict.fromkeys(("model", "shuffled_embedding", "teacher_forced", "teacher_forced_shuffled"), 0.0)
     for i in range(0, len(q), batch):
         qb = q[i:i + batch]
         z = model.encoder(qb)
-        tot["model"] += float(losses.angle_loss(qb, model.decoder(z))) * len(qb)
         z_other = model.encoder(q[perm[i:i + batch]])
-        tot["shuffled_embedding"] += float(losses.angle_loss(qb, model.decoder(z_other))) * len(qb)
+        for key, zz, tf in (("model", z, 0.0), ("shuffled_embedding", z_other, 0.0), ("teacher_forced", z, 1.0),
+                            ("teacher_forced_shuffled", z_other, 1.0)):
+            tot[key] += float(losses.angle_loss(qb, model.decoder(zz, qb, tf))) * len(qb)
     out = {k: v / len(q) for k, v in tot.items()}
     prev = torch.cat([q[:, :1], q[:, :-1]], 1)
     out["copy_previous"] = float(losses.angle_loss(q, prev))

@@ -4,9 +4,11 @@
 only calls it. Checkpoints are self-describing torch saves that load with
 ``weights_only=True`` (see save_checkpoint()/load_model()).
 
-Each step draws `batch_size` labeled gaits (class-balanced: a gait's chance is the
-inverse of its class's count) and `unlabeled_batch * unlabeled_fraction` unlabeled ones,
-so the unlabeled share of the gradient scales with the fraction at a fixed step budget.
+Each step draws `batch_size` labeled gaits (balanced: a gait's chance is the inverse of
+the count of its (source corpus, class) cell) and `unlabeled_batch * unlabeled_fraction`
+unlabeled ones (each source corpus equally often), so the unlabeled share of the
+gradient scales with the fraction at a fixed step budget, and a small source is not
+drowned by a large one.
 With `val_fraction` > 0 a share of the labeled *recordings* of the training set is held
 out (grouped, stratified by emotion); the step with the lowest validation classifier loss
 is the model kept. Nothing outside the given training set is ever looked at.
@@ -174,12 +176,19 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
     centre, scale = feature_scaling(gs.features[used])
     q_all, a_all, y_all, m_all = _tensors(gs, centre, scale)
     weights = losses.class_weights(y_all[lab_idx]).to(device)
+    corpus = gs.corpus
     cls = np.argmax(gs.labels[lab_idx], 1)
     p_lab = None
-    if cfg.class_balance:
-        counts = np.bincount(cls, minlength=len(EMOTIONS)).astype(float)
-        p_lab = 1.0 / counts[cls]
+    if cfg.class_balance:  # every (source, class) cell drawn equally often
+        cell = np.array([f"{c}|{k}" for c, k in zip(corpus[lab_idx], cls)])
+        _, inv, counts = np.unique(cell, return_inverse=True, return_counts=True)
+        p_lab = 1.0 / counts[inv]
         p_lab /= p_lab.sum()
+    p_unl = None
+    if len(unl_idx):  # every source equally often, so 7,000 mocap windows do not drown a few hundred
+        _, inv, counts = np.unique(corpus[unl_idx], return_inverse=True, return_counts=True)
+        p_unl = 1.0 / counts[inv]
+        p_unl /= p_unl.sum()
 
     model = EmotionWalkNet(model_cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
@@ -209,7 +218,7 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
     while step < cfg.steps:
         bi = rng.choice(lab_idx, cfg.batch_size, replace=len(lab_idx) < cfg.batch_size or p_lab is not None, p=p_lab)
         if per_step_unl:
-            bi = np.concatenate([bi, rng.choice(unl_idx, per_step_unl, replace=len(unl_idx) < per_step_unl)])
+            bi = np.concatenate([bi, rng.choice(unl_idx, per_step_unl, replace=True, p=p_unl)])
         bi = torch.from_numpy(bi)
         q, a, y, m = (t[bi].to(device) for t in (q_all, a_all, y_all, m_all))
         tf = teacher_forcing_at(step, cfg)

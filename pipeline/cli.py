@@ -3,7 +3,7 @@
     python -m pipeline run VIDEO [--json] [--roi x,y,w,h] [--fast]
     python -m pipeline render VIDEO -o overlay.mp4 [--summary out.png]
     python -m pipeline import-mocap DIR... -o gaits.h5
-    python -m pipeline import-emotion-gait features.h5 [--labels labels.h5] --label-order step -o eg.h5
+    python -m pipeline import-emotion-gait features.h5 [--labels labels.h5] --label-order hasn -o eg.h5
     python -m pipeline train gaits.h5 [--extra harvested.h5] -o runs/model
     python -m pipeline evaluate gaits.h5 [--folds 5]
 
@@ -76,8 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("features", help="features.h5 (one (T, 48) array per gait)")
     p.add_argument("--labels", help="labels.h5 (one int per key); omit for unlabeled gaits")
     p.add_argument("--label-order", required=True,
-                   help="emotion of labels 0..3: 'step' (angry,neutral,happy,sad), 'hsan' "
-                        "(happy,sad,angry,neutral) or a comma list. The order is disputed: choose it.")
+                   help="emotion of labels 0..3: 'hasn' (happy,angry,sad,neutral: the order the data supports, "
+                        "documented for features_real258.h5/labels.h5), 'step' (angry,neutral,happy,sad), "
+                        "'hsan' (happy,sad,angry,neutral) or a comma list. The order is disputed: choose it.")
     p.add_argument("--fps", type=float, default=30.0, help="frame rate of the release (default %(default)s)")
     p.add_argument("-o", "--output", required=True)
     _gait_args(p)

@@ -59,7 +59,11 @@ def import_emotion_gait(features: str, labels: str | None, label_order: str, out
     if not len(gs):
         raise mocap.ImportError_(f"no gait could be imported from {features}")
     dataset.save(gs, out, cfg, label_order=",".join(order))
-    return summary(gs, takes=len(set(gs.recording)), skipped={s: 1 for s in skipped})
+    mirrored = sum(int(s.split()[1]) for s in skipped if s.startswith("mirrored:"))
+    skipped = [s for s in skipped if not s.startswith("mirrored:")]
+    return summary(gs, takes=len(set(gs.recording)), subjects=len(set(gs.subject)), mirrored_fixed=mirrored,
+                   skipped=dict(__import__("collections").Counter(s.split(": ", 1)[1].split(":")[0] for s in skipped)),
+                   skipped_gaits=skipped[:50])
 
 
 def summary(gs: GaitSet, **extra) -> dict:

@@ -1,7 +1,8 @@
 """`train`, `evaluate` and `predict` subcommands: thin wrappers over model.train and model.evaluate.
 
     train DATA.h5 [MORE.h5 ...] -o runs/model         semi-supervised training
-    evaluate DATA.h5 [--folds 5 --repeats 3]          cross-validation by recording (trains)
+    evaluate DATA.h5 [--folds 5 --repeats 3]          cross-validation by subject (trains)
+    evaluate --train A.h5 [B.h5] --test C.h5          train on some sources, score on another
     evaluate DATA.h5 --weights model.pt               score a trained model (no training)
     predict DATA.h5 [--weights model.pt] [--json]     one row of probabilities per gait
 """
@@ -61,7 +62,30 @@ def _for_model(gs: GaitSet, ck: dict) -> GaitSet:
     return gs.with_rotations(ref)
 
 
+def _print_scores(r: dict, title: str) -> None:
+    print(title)
+    print(f"{'':>10} " + " ".join(f"{e:>8}" for e in EMOTIONS) + f" {'mAP':>8} {'accuracy':>9}")
+    print(f"{'AP':>10} " + " ".join(f"{r[e]:8.3f}" for e in EMOTIONS) + f" {r['mAP']:8.3f} {r['accuracy']:9.3f}")
+    print(f"{'chance':>10} " + " ".join(f"{r['chance'][e]:8.3f}" for e in EMOTIONS) + f" {r['chance']['mAP']:8.3f}")
+
+
 def cmd_evaluate(a) -> int:
+    if a.train or a.test:
+        if not (a.train and a.test) or a.weights or a.data:
+            raise ValueError("--train A.h5 ... and --test B.h5 go together, without DATA or --weights")
+        from model.evaluate import score
+        from model.train import train
+        gs = _load_all(a.train, a.extra)
+        test = dataset.load(a.test).with_rotations(gs.rotation_reference)
+        model, _ = train(gs, _cfg(a), progress=sys.stderr.isatty())
+        r = score(model, test) | {"protocol": f"train on {', '.join(a.train)}; test on {a.test}"}
+        if a.json:
+            print(json.dumps(r | {"train_config": asdict(_cfg(a))}))
+        else:
+            _print_scores(r, f"protocol: {r['protocol']} ({r['n']} labeled test gaits, {r['recordings']} recordings)")
+        return 0
+    if not a.data:
+        raise ValueError("give DATA files (cross-validation), --weights (score a model) or --train/--test")
     if a.weights:
         from model.evaluate import score
         model, ck = _load_weights(a.weights)
@@ -69,10 +93,7 @@ def cmd_evaluate(a) -> int:
         if a.json:
             print(json.dumps(r))
             return 0
-        print(f"{a.data[0]}: {r['n']} labeled gaits from {r['recordings']} recordings, scored by {a.weights}")
-        print(f"{'':>10} " + " ".join(f"{e:>8}" for e in EMOTIONS) + f" {'mAP':>8} {'accuracy':>9}")
-        print(f"{'AP':>10} " + " ".join(f"{r[e]:8.3f}" for e in EMOTIONS) + f" {r['mAP']:8.3f} {r['accuracy']:9.3f}")
-        print(f"{'chance':>10} " + " ".join(f"{r['chance'][e]:8.3f}" for e in EMOTIONS) + f" {r['chance']['mAP']:8.3f}")
+        _print_scores(r, f"{a.data[0]}: {r['n']} labeled gaits from {r['recordings']} recordings, scored by {a.weights}")
         return 0
     from model.evaluate import cross_validate
     gs = _load_all(a.data, a.extra)
@@ -139,8 +160,11 @@ def register(sub) -> None:
     p.add_argument("--overwrite", action="store_true", help="start over when the folder holds another run")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("evaluate", help="cross-validation by recording, or --weights: score a trained model")
-    p.add_argument("data", nargs="+", help="gait dataset files (.h5)")
+    p = sub.add_parser("evaluate", help="cross-validation by subject; --weights: score a trained model; "
+                                        "--train/--test: train on some files, score on another")
+    p.add_argument("data", nargs="*", help="gait dataset files (.h5)")
+    p.add_argument("--train", nargs="+", help="train on these dataset files (with --test)")
+    p.add_argument("--test", help="score on this dataset file's labeled gaits (with --train)")
     p.add_argument("--extra", nargs="*", default=[], help="more dataset files whose gaits are used unlabeled")
     p.add_argument("--weights", help="a trained checkpoint: score it on the labeled gaits, no training")
     _train_args(p)

@@ -6,7 +6,9 @@ Datasets (N gaits):
                                         `rotations`: "rest", or "first_frame") -> frame t
     features    (N, 48, 18)    float32  affective features (Table 1)
     labels      (N, 4)         float32  probabilities over EMOTIONS; NaN rows = unlabeled
-    recording   (N,)           str      id naming the whole take (the unit of every split)
+    recording   (N,)           str      id naming the whole take (windows of one recording stay together)
+    subject     (N,)           str      the walker (the unit of every split: no walker on both sides);
+                                        files without it read it as the recording
     source      (N,)           str      source file path
     start, end  (N,)           float64  window span in source frames
     fps         (N,)           float32  source frame rate
@@ -31,7 +33,7 @@ from .skeletons import ELMD21
 FORMAT_VERSION = 1
 EMOTIONS = ("happy", "sad", "angry", "neutral")
 
-_STR_FIELDS = ("recording", "source", "quality")
+_STR_FIELDS = ("recording", "source", "quality", "subject")
 _NUM_FIELDS = {"start": np.float64, "end": np.float64, "fps": np.float32, "stretched": bool}
 
 
@@ -51,6 +53,11 @@ class GaitSet:
     stretched: np.ndarray
     quality: np.ndarray
     attrs: dict = field(default_factory=dict)
+    subject: np.ndarray | None = None
+
+    def __post_init__(self):
+        if self.subject is None:
+            self.subject = np.array(self.recording, dtype=object)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -59,6 +66,12 @@ class GaitSet:
     def labeled(self) -> np.ndarray:
         """(N,) bool"""
         return ~np.isnan(self.labels).any(axis=1)
+
+    @property
+    def corpus(self) -> np.ndarray:
+        """(N,) the source corpus of each gait, read off its recording id ("bandai",
+        "emotion-gait", "video", ...): the unit of per-source balance in training."""
+        return np.array([str(r).split("/")[0].split(":")[0] for r in self.recording], dtype=object)
 
     @property
     def rotation_reference(self) -> str:
@@ -102,8 +115,9 @@ class GaitSet:
 
     @staticmethod
     def from_gaits(gaits: list[Gait], labels, recording: str, source: str, fps: float,
-                   quality: dict | None = None) -> "GaitSet":
-        """Rows for the gaits of one recording. labels: (4,) probabilities or None."""
+                   quality: dict | None = None, subject: str | None = None) -> "GaitSet":
+        """Rows for the gaits of one recording. labels: (4,) probabilities or None;
+        subject: the walker (default: the recording itself)."""
         n = len(gaits)
         lab = np.full((n, len(EMOTIONS)), np.nan, np.float32) if labels is None else \
             np.tile(np.asarray(labels, np.float32), (n, 1))
@@ -118,6 +132,7 @@ class GaitSet:
             start=np.array([g.start for g in gaits]), end=np.array([g.end for g in gaits]),
             fps=np.full(n, fps, np.float32), stretched=np.array([g.stretched for g in gaits]),
             quality=np.array([q] * n, dtype=object),
+            subject=np.array([subject or recording] * n, dtype=object),
         )
 
     @staticmethod
@@ -129,7 +144,7 @@ class GaitSet:
 
 
 _ARRAYS = ("positions", "rotations", "features", "labels", "recording", "source", "start", "end",
-           "fps", "stretched", "quality")
+           "fps", "stretched", "quality", "subject")
 
 
 class Writer:
@@ -228,7 +243,8 @@ def load(path: str | Path) -> GaitSet:
                 raise DatasetError(f"{path}: not a gait dataset of format {FORMAT_VERSION}")
             kw = {k: f[k][()] for k in ("positions", "rotations", "features", "labels")}
             for k in _STR_FIELDS:
-                kw[k] = np.array([s.decode() if isinstance(s, bytes) else s for s in f[k][()]], dtype=object)
+                if k in f:
+                    kw[k] = np.array([s.decode() if isinstance(s, bytes) else s for s in f[k][()]], dtype=object)
             for k in _NUM_FIELDS:
                 kw[k] = f[k][()]
             attrs = {k: (v.tolist() if hasattr(v, "tolist") else v) for k, v in f.attrs.items()}

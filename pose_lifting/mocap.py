@@ -19,7 +19,7 @@ import numpy as np
 from .bvh import read_bvh
 from .dataset import EMOTIONS, GaitSet
 from .gait import GaitConfig, TooShortError, gaits_from_recording, make_gait
-from .skeletons import BANDAI21, EMOTION_GAIT16, retarget
+from .skeletons import BANDAI21, ELMD21, EMOTION_GAIT16, retarget
 
 GAIT_CONTENTS = {"walk", "walk-back", "walk-left", "walk-right", "run", "dash",
                  "walk-turn-left", "walk-turn-right"}
@@ -149,7 +149,59 @@ EMOTION_GAIT_ORDERS = {
     "step": ("angry", "neutral", "happy", "sad"),
     # the order others argue for
     "hsan": ("happy", "sad", "angry", "neutral"),
+    # the order the data supports: against the acted emotion that 204 keys name, it agrees
+    # best of all 24 orders (109/204); see ../shared/METHOD-NOTES.md and tests/test_mocap.py
+    "hasn": ("happy", "angry", "sad", "neutral"),
 }
+EMOTION_GAIT_DEFAULT_ORDER = "hasn"  # the documented order for features_real258.h5 / labels.h5
+
+
+def emotion_gait_subject(key: str) -> str:
+    """The walker of an Emotion-Gait key, where the key tells it, else its source group.
+
+    `ale_walk_an_1_fin_...` -> bml/ale (Body Movement Library actor); `82_08_...` -> cmu/82
+    (CMU subject); `S1_...` -> h36m/S1; `001_Angry_...` -> ewalk/001; `7_Scene_...` -> group/scene;
+    `File3...` -> group/file; `1_2_3_...` -> group/n_n_n.
+    """
+    k = Path(key).stem.removesuffix("_positions")
+    for pattern, fmt in ((r"([a-z]{3})_walk_(an|ha|nu|sa)_", "bml/{0}"), (r"(S\d+)_\d+$", "h36m/{0}"),
+                         (r"(\d+)_\d+$", "cmu/{0}"), (r"(\d{3})_(Angry|Happy|Neutral|Sad)", "ewalk/{0}")):
+        m = re.match(pattern, k)
+        if m:
+            return fmt.format(m.group(1))
+    if "_Scene_" in k:
+        return "group/scene"
+    if k.startswith("File"):
+        return "group/file"
+    if re.match(r"\d+_\d+_\d+", k):
+        return "group/n_n_n"
+    return "group/other"
+
+
+def acted_emotion(key: str) -> str | None:
+    """The emotion an Emotion-Gait key names (the acted one), or None."""
+    k = Path(key).stem
+    m = re.search(r"_(Angry|Happy|Neutral|Sad)_", k + "_") or re.match(r"[a-z]{3}_walk_(an|ha|nu|sa)_", k)
+    if not m:
+        return None
+    return {"an": "angry", "ha": "happy", "nu": "neutral", "sa": "sad"}.get(m.group(1), m.group(1).lower())
+
+
+def knee_bend(positions: np.ndarray) -> float:
+    """Mean signed distance (metres) of the knees ahead of the hip-heel line, along the walker's
+    heading (from the hips). Positive for a real knee; negative when left and right are
+    swapped (a mirror image), which turns the heading around. positions: (N, 21, 3), Y up."""
+    from .gait import heading
+
+    p = np.asarray(positions, np.float64)
+    fwd = heading(p)                                                     # (N, 3)
+    out = []
+    for hip, knee, heel in (("l_hip", "l_knee", "l_heel"), ("r_hip", "r_knee", "r_heel")):
+        h, k, e = (p[:, ELMD21.index(n)] for n in (hip, knee, heel))
+        d = e - h
+        t = ((k - h) * d).sum(-1, keepdims=True) / np.maximum((d * d).sum(-1, keepdims=True), 1e-9)
+        out.append(((k - (h + t * d)) * fwd).sum(-1))
+    return float(np.mean(out))
 
 
 def parse_label_order(spec: str) -> tuple[str, ...]:
@@ -178,7 +230,7 @@ def import_emotion_gait(features: str | Path, labels: str | Path | None, label_o
     for p in (features, labels):
         if p is not None and not Path(p).is_file():
             raise ImportError_(f"{p}: no such file")
-    sets, skipped = [], []
+    sets, skipped, mirrored = [], [], 0
     try:
         ff = h5py.File(features, "r")
         lf = h5py.File(labels, "r") if labels is not None else None
@@ -198,6 +250,9 @@ def import_emotion_gait(features: str | Path, labels: str | Path | None, label_o
                 lab = np.zeros(len(EMOTIONS), np.float32)
                 lab[EMOTIONS.index(label_order[int(lf[key][()])])] = 1
             pos = retarget(x.reshape(-1, 16, 3), EMOTION_GAIT16)
+            if knee_bend(pos) < 0:  # a mirror image (left and right swapped): the knees bend backwards
+                pos = pos[:, list(ELMD21.mirror)]
+                mirrored += 1
             try:
                 if whole and len(pos) >= 2:
                     gaits = [make_gait(pos, 0.0, len(pos) - 1.0, cfg, stretched=True)]
@@ -206,7 +261,10 @@ def import_emotion_gait(features: str | Path, labels: str | Path | None, label_o
             except TooShortError as e:
                 skipped.append(f"{key}: {e}")
                 continue
-            sets.append(GaitSet.from_gaits(gaits, lab, f"emotion-gait/{Path(key).stem}", f"{features}:{key}", fps))
+            sets.append(GaitSet.from_gaits(gaits, lab, f"emotion-gait/{Path(key).stem}", f"{features}:{key}", fps,
+                                           subject=f"emotion-gait/{emotion_gait_subject(key)}"))
     if lf is not None:
         lf.close()
+    if mirrored:
+        skipped.append(f"mirrored: {mirrored} gait(s) stored as mirror images, left and right swapped back")
     return (GaitSet.concat(sets) if sets else GaitSet.empty(cfg.t)), skipped

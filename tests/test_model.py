@@ -305,3 +305,29 @@ def test_predict_and_evaluate_a_trained_model_from_the_command_line(tmp_path):
     for k in ("happy", "sad", "angry", "neutral", "mAP", "accuracy"):
         assert r[k] == pytest.approx(mine[k], abs=1e-6)
     assert r["n"] == int(gs.labeled.sum()) and r["chance"]["mAP"] == pytest.approx(0.25)
+
+
+def test_folds_keep_every_subject_on_one_side():
+    gs = tiny_set(n_per_class=3)
+    gs.subject = np.array([f"walker{r[-1]}" for r in gs.recording], dtype=object)  # 3 walkers, several recordings each
+    for tr, te in folds_by_recording(gs, k=3):
+        assert not set(gs.subject[tr]) & set(gs.subject[te])
+    tr, te = folds_by_recording(gs, k=3)[0]
+    other = np.flatnonzero(np.isin(gs.subject, list(set(gs.subject[te]))) & ~np.isin(np.arange(len(gs)), te))
+    if len(other):
+        with pytest.raises(LeakError, match="subject"):
+            check_split(gs, np.concatenate([tr, other[:1]]), te)
+
+
+def test_train_on_one_file_and_test_on_another_from_the_command_line(tmp_path):
+    import json
+    from conftest import run_cli
+    from pose_lifting import dataset
+    dataset.save(tiny_set(), tmp_path / "a.h5")
+    dataset.save(tiny_set(n_per_class=1, n_unlabeled=0), tmp_path / "b.h5")
+    p = run_cli("evaluate", "--train", tmp_path / "a.h5", "--test", tmp_path / "b.h5", "--steps", "3", "--json")
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["n"] == 4 and 0 <= r["mAP"] <= 1 and "b.h5" in r["protocol"]
+    p = run_cli("evaluate", "--train", tmp_path / "a.h5")
+    assert p.returncode == 2 and "go together" in p.stderr
