@@ -39,7 +39,7 @@ def _progress(a) -> bool:
 
 def cmd_import_mocap(a) -> int:
     from .importer import import_mocap
-    s = import_mocap(a.sources, a.output, _gait_cfg(a), a.workers, _progress(a))
+    s = import_mocap(a.sources, a.output, _gait_cfg(a), a.workers, _progress(a), a.labels)
     print(json.dumps(s, indent=2))
     return 0
 
@@ -64,8 +64,10 @@ def build_parser() -> argparse.ArgumentParser:
                                  description="Perceived emotion (happy, sad, angry, neutral) from walking.")
     sub = ap.add_subparsers(dest="cmd", required=True)
 
-    p = sub.add_parser("import-mocap", help="BVH motion capture folders -> a gait dataset file")
-    p.add_argument("sources", nargs="+", help="Bandai-Namco folders or .bvh files")
+    p = sub.add_parser("import-mocap", help="BVH motion capture folders (Bandai-Namco, CMU, Mixamo, Vicon, ...) "
+                                            "-> a gait dataset file")
+    p.add_argument("sources", nargs="+", help="folders or .bvh files of any common rig (joints matched by name)")
+    p.add_argument("--labels", help="a CSV of file,label (happy, sad, angry, neutral): those takes are labeled")
     p.add_argument("-o", "--output", required=True, help="dataset file to write (.h5)")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
     p.add_argument("-q", "--quiet", action="store_true")

@@ -10,7 +10,7 @@ from pose_lifting.gait import GaitConfig
 
 
 def import_mocap(sources: list[str], out: str, cfg: GaitConfig = GaitConfig(), workers: int = 1,
-                 progress: bool = False) -> dict:
+                 progress: bool = False, labels_csv: str | None = None) -> dict:
     """Import every gait take below each source path and write them to `out`.
 
     Returns a summary: counts of takes, labeled/unlabeled gaits, skipped takes by reason.
@@ -19,8 +19,11 @@ def import_mocap(sources: list[str], out: str, cfg: GaitConfig = GaitConfig(), w
 
     from pipeline.safety import OutputLock, check_output, refuse_overwrite
 
-    refuse_overwrite(sources, [out])
+    from pose_lifting.rigs import read_label_csv
+
+    refuse_overwrite([*sources, labels_csv], [out])
     check_output(out)
+    labels = read_label_csv(labels_csv) if labels_csv else None
     skipped, first, named = Counter(), None, []
     takes = 0
     counts = Counter()  # gaits, labeled
@@ -28,7 +31,7 @@ def import_mocap(sources: list[str], out: str, cfg: GaitConfig = GaitConfig(), w
     with OutputLock(out), dataset.Writer(out, cfg) as w:  # gaits stream to disk; memory stays flat
         for src in sources:
             n = len([t for t in mocap.find_takes(src) if t.is_gait or not t.content])
-            for take, gs, why in tqdm(mocap.iter_bandai(src, cfg, workers), total=n, disable=not progress,
+            for take, gs, why in tqdm(mocap.iter_bandai(src, cfg, workers, labels), total=n, disable=not progress,
                                       desc=f"import {Path(src).name}", unit="take"):
                 takes += 1
                 if gs is None:

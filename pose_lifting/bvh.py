@@ -75,8 +75,12 @@ class BVH:
         return pos * scale
 
 
-def read_bvh(path: str | Path) -> BVH:
-    """Parse a BVH file. Raises BVHError with a one-line reason on malformed input."""
+def read_bvh(path: str | Path, end_sites: bool = False) -> BVH:
+    """Parse a BVH file. Raises BVHError with a one-line reason on malformed input.
+
+    end_sites: keep each End Site as a joint without channels, named `<parent>_End` (rigs
+    that store toe tips or the head top only there).
+    """
     path = Path(path)
     try:
         text = path.read_text(errors="strict")
@@ -96,7 +100,7 @@ def read_bvh(path: str | Path) -> BVH:
                 i += 2
             elif tok == "End":  # End Site { OFFSET x y z }
                 in_end += 1
-                pending = None
+                pending = f"{joints[stack[-1]]}_End" if end_sites and stack and stack[-1] >= 0 else None
                 i += 2
             elif tok == "{":
                 if pending is not None:

@@ -41,6 +41,7 @@ class Take:
     content: str
     style: str
     problem: str = ""   # why it cannot be imported (a malformed sidecar), "" when fine
+    label: str = ""     # an emotion given by a labels CSV (overrides the sidecar's style)
 
     @property
     def recording(self) -> str:
@@ -53,6 +54,10 @@ class Take:
     @property
     def labels(self) -> np.ndarray | None:
         """(4,) one-hot probabilities over EMOTIONS, or None for an unlabeled take."""
+        if self.label:
+            p = np.zeros(len(EMOTIONS), np.float32)
+            p[EMOTIONS.index(self.label)] = 1
+            return p
         if self.dataset == LABELED_DATASET and self.content in LABELED_CONTENTS and self.style in STYLE_TO_EMOTION:
             p = np.zeros(len(EMOTIONS), np.float32)
             p[EMOTIONS.index(STYLE_TO_EMOTION[self.style])] = 1
@@ -105,18 +110,29 @@ def bandai_positions(path: str | Path) -> tuple[np.ndarray, float]:
 
 
 def import_take(take: Take, cfg: GaitConfig = GaitConfig()) -> GaitSet:
-    """All gait windows of one take. Raises TooShortError, BVHError or ImportError_."""
-    pos, fps = bandai_positions(take.path)
+    """All gait windows of one take, from any common rig (pose_lifting.rigs).
+    Raises TooShortError, BVHError or ImportError_."""
+    from .rigs import RigError, bvh_positions
+    try:
+        pos, fps = bvh_positions(take.path)
+    except RigError as e:
+        raise ImportError_(str(e)) from None
     gaits = gaits_from_recording(pos, fps, cfg)
     return GaitSet.from_gaits(gaits, take.labels, take.recording, str(take.path), fps)
 
 
-def iter_bandai(root: str | Path, cfg: GaitConfig = GaitConfig(), workers: int = 1
+def iter_bandai(root: str | Path, cfg: GaitConfig = GaitConfig(), workers: int = 1, labels: dict | None = None
                 ) -> Iterator[tuple[Take, GaitSet | None, str | None]]:
-    """Yield (take, gaits or None, reason skipped or None) for every gait take below root."""
+    """Yield (take, gaits or None, reason skipped or None) for every gait take below root.
+
+    labels: {file name or stem: emotion} from a labels CSV; a take named there is labeled so.
+    """
     from concurrent.futures import ProcessPoolExecutor
+    from dataclasses import replace
 
     takes = [t for t in find_takes(root) if t.is_gait or not t.content]
+    if labels:
+        takes = [replace(t, label=labels.get(t.path.name) or labels.get(t.path.stem) or "") for t in takes]
     for t in takes:
         if t.problem:  # skipped, counted and named; the other takes go on
             yield t, None, t.problem
