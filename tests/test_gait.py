@@ -159,3 +159,16 @@ def test_emotion_gait_sample_import():
             assert EMOTIONS[int(np.argmax(lab))] == order[raw[rec.split("/")[1]]]
     with pytest.raises(ValueError):
         parse_label_order("happy,sad,angry")
+
+
+def test_root_travel_enters_no_input():
+    """Bandai keeps the root's travel; MediaPipe and Emotion-Gait do not. A walk and the same
+    walk on a treadmill (root travel removed) give the same rotations, features and
+    root-relative positions, so every source means the same to the network and baselines."""
+    walk = synthetic_walk()
+    treadmill = walk - (walk[:, :1] - walk[:1, :1]) * np.array([1.0, 0.0, 1.0])
+    a, b = gait.gaits_from_recording(walk, 30.0), gait.gaits_from_recording(treadmill, 30.0)
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x.rotations, y.rotations, atol=1e-5)
+        np.testing.assert_allclose(x.features, y.features, atol=1e-4)
+        np.testing.assert_allclose(x.positions - x.positions[:, :1], y.positions - y.positions[:, :1], atol=1e-5)

@@ -1,6 +1,6 @@
 """Benchmark `run` against bare MediaPipe, on the same frames, and its memory.
 
-    python -m tools.bench_run [VIDEO] [--repeat 10]
+    python -m tools.bench_run [VIDEO] [--repeat 20]
 
 Prints:
 - frames/s of bare MediaPipe (decode + pose on every frame at run's input size, nothing
@@ -110,7 +110,7 @@ def concat(video: str, times: int, out: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("video", nargs="?", default=str(SAMPLE))
-    ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--repeat", type=int, default=20)
     a = ap.parse_args()
     from pose_lifting.lifting import MAX_SIDE
     from pose_lifting.video import probe

@@ -1,6 +1,12 @@
-"""Measure the gap between motion-capture gaits and MediaPipe video gaits.
+"""Measure the gap between the gait sources: Bandai-Namco mocap, Emotion-Gait, MediaPipe video.
 
-    python -m tools.compare_sources [--bandai DIR] [VIDEO ...]
+    python -m tools.compare_sources [--bandai DIR] [--emotion-gait FEATURES.h5] [VIDEO ...]
+
+First, for every pair of sources, the mean (and max) over the 18 affective features of
+the standardised mean difference |mean_a - mean_b| / sqrt((var_a + var_b) / 2), with each source's own bone
+lengths ("raw") and with the canonical ELMD-21 skeleton. None of the sources' root travel
+enters a gait's input (rotations, scale-free features and root-relative positions), so
+the three mean the same thing there. Then, for mocap against video:
 
 For both sources it builds gait windows twice, with each source's own bone lengths and
 with the canonical ELMD-21 skeleton (bone directions kept, lengths fixed), and prints:
@@ -36,6 +42,20 @@ def mocap_recordings(root: Path, limit: int | None = None):
         yield bandai_positions(t.path)
 
 
+def emotion_gait_recordings(path: Path):
+    """Each Emotion-Gait gait as one recording ((T, 21, 3), 30 fps), mirror images repaired."""
+    import h5py
+
+    from pose_lifting.mocap import knee_bend
+    from pose_lifting.skeletons import EMOTION_GAIT16, retarget
+    with h5py.File(path, "r") as f:
+        for k in sorted(f.keys()):
+            pos = retarget(np.asarray(f[k][()], np.float64).reshape(-1, 16, 3), EMOTION_GAIT16)
+            if knee_bend(pos) < 0:
+                pos = pos[:, list(ELMD21.mirror)]
+            yield pos, 30.0
+
+
 def video_recordings(videos):
     from pipeline.run import analyze
     from pose_lifting import lifting
@@ -63,11 +83,27 @@ def main() -> None:
     ap.add_argument("videos", nargs="*", default=[str(ROOT / "assets" / "sports2d_demo.mp4"),
                                                   str(ROOT.parent / "shared" / "media" / "assemblyai_walking.mp4")])
     ap.add_argument("--bandai", default=str(ROOT.parent / "shared" / "data" / "bandai-namco" / "dataset-1"))
+    ap.add_argument("--emotion-gait", default=str(ROOT.parent / "shared" / "data" / "emotion-gait" / "features_real258.h5"))
     a = ap.parse_args()
     videos = [v for v in a.videos if Path(v).is_file()]
     mocap = list(mocap_recordings(Path(a.bandai)))
     video = list(video_recordings(videos))
-    print(f"mocap: {len(mocap)} takes; video: {len(video)} segments from {len(videos)} videos")
+    eg = list(emotion_gait_recordings(Path(a.emotion_gait))) if Path(a.emotion_gait).is_file() else []
+    print(f"mocap: {len(mocap)} takes; emotion-gait: {len(eg)} gaits; video: {len(video)} segments from "
+          f"{len(videos)} videos")
+    sources = {"bandai": mocap, "emotion-gait": eg, "video": video}
+    feats = {(n, c): stats(r, c)[0] for n, r in sources.items() if r for c in (False, True)}
+    print(f"\n{'pair (a vs b)':28s} {'raw mean':>9s} {'raw max':>8s} {'canon. mean':>12s} {'canon. max':>11s}"
+          "   (|mean_a - mean_b| / pooled std, over the 18 features)")
+    names = [n for n in sources if sources[n]]
+    for i, x in enumerate(names):
+        for y in names[i + 1:]:
+            cells = []
+            for c in (False, True):
+                sd = np.sqrt((feats[(x, c)].var(0) + feats[(y, c)].var(0)) / 2)  # pooled: symmetric in a, b
+                d = np.abs(feats[(x, c)].mean(0) - feats[(y, c)].mean(0)) / (sd + 1e-6)
+                cells += [d.mean(), d.max()]
+            print(f"{x + ' vs ' + y:28s} {cells[0]:9.2f} {cells[1]:8.2f} {cells[2]:12.2f} {cells[3]:11.2f}")
     rows = {}
     for canonical in (False, True):
         fm, pm = stats(mocap, canonical)
