@@ -20,11 +20,13 @@ from pose_lifting.dataset import EMOTIONS, GaitSet
 from .safety import check_output, positive as _positive, refuse_overwrite
 
 
-def _load_all(data: list[str], extra: list[str]) -> GaitSet:
-    """Every gait of the data files, plus the extra files' gaits as unlabeled."""
-    sets = [dataset.load(p) for p in data]
+def _load_all(data: list[str], extra: list[str], rotations: str = "rest") -> GaitSet:
+    """Every gait of the data files, plus the extra files' gaits as unlabeled, with the
+    rotations of `rotations` (files that hold the other reference are converted, so an
+    older file never trains the other input unnoticed)."""
+    sets = [dataset.load(p).with_rotations(rotations) for p in data]
     for p in extra or []:
-        e = dataset.load(p)
+        e = dataset.load(p).with_rotations(rotations)
         sets.append(e.subset(~e.labeled))  # extra files feed the autoencoder only
     return GaitSet.concat(sets) if len(sets) > 1 else sets[0]
 
@@ -41,7 +43,7 @@ def cmd_train(a) -> int:
     out = Path(a.output)
     refuse_overwrite([*a.data, *a.extra], [out / "model.pt", out / "last.pt"])
     check_output(out / "model.pt")
-    gs = _load_all(a.data, a.extra)
+    gs = _load_all(a.data, a.extra, a.rotations)
     gait_attrs = {k: gs.attrs.get(k) for k in ("T", "window_s", "hop_s", "canonical")}
     gait_attrs["rotations"] = gs.rotation_reference
     model, hist = train(gs, cfg, out_dir=out, progress=sys.stderr.isatty(), gait_attrs=gait_attrs,
@@ -75,7 +77,7 @@ def cmd_evaluate(a) -> int:
             raise ValueError("--train A.h5 ... and --test B.h5 go together, without DATA or --weights")
         from model.evaluate import score
         from model.train import train
-        gs = _load_all(a.train, a.extra)
+        gs = _load_all(a.train, a.extra, a.rotations)
         test = dataset.load(a.test).with_rotations(gs.rotation_reference)
         model, _ = train(gs, _cfg(a), progress=sys.stderr.isatty())
         r = score(model, test) | {"protocol": f"train on {', '.join(a.train)}; test on {a.test}"}
@@ -96,7 +98,7 @@ def cmd_evaluate(a) -> int:
         _print_scores(r, f"{a.data[0]}: {r['n']} labeled gaits from {r['recordings']} recordings, scored by {a.weights}")
         return 0
     from model.evaluate import cross_validate
-    gs = _load_all(a.data, a.extra)
+    gs = _load_all(a.data, a.extra, a.rotations)
     r = cross_validate(gs, _cfg(a), k=a.folds, seed=a.seed, repeats=a.repeats, progress=sys.stderr.isatty())
     if a.json:
         print(json.dumps({k: v for k, v in r.items() if k not in ("oof", "labels", "recordings")}
@@ -148,6 +150,9 @@ def _train_args(p) -> None:
                    help="labeled recordings held out of training to choose the step (0: keep the last step)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
+    p.add_argument("--rotations", choices=("rest", "first_frame"), default="rest",
+                   help="the network's input: rotations from the rest pose (default) or from the first frame "
+                        "(the paper's); dataset files holding the other are converted")
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
 
 

@@ -331,3 +331,21 @@ def test_train_on_one_file_and_test_on_another_from_the_command_line(tmp_path):
     assert r["n"] == 4 and 0 <= r["mAP"] <= 1 and "b.h5" in r["protocol"]
     p = run_cli("evaluate", "--train", tmp_path / "a.h5")
     assert p.returncode == 2 and "go together" in p.stderr
+
+
+def test_train_gives_the_rest_input_whatever_the_file_holds(tmp_path):
+    """A dataset file written before the rest reference (first-frame rotations, no attribute)
+    must not silently train the paper's input."""
+    import h5py
+    import torch as _torch
+    from conftest import run_cli
+    from pose_lifting import dataset
+    gs = tiny_set(cfg=GaitConfig(rotations="first_frame"))
+    dataset.save(gs, tmp_path / "old.h5", GaitConfig(rotations="first_frame"))
+    with h5py.File(tmp_path / "old.h5", "a") as f:
+        del f.attrs["rotations"]  # as files of the previous version
+    assert dataset.load(tmp_path / "old.h5").rotation_reference == "first_frame"
+    p = run_cli("train", tmp_path / "old.h5", "-o", tmp_path / "m", "--steps", "2")
+    assert p.returncode == 0, p.stderr
+    ck = _torch.load(tmp_path / "m" / "model.pt", weights_only=True)
+    assert ck["gait"]["rotations"] == "rest"

@@ -363,7 +363,7 @@ def main() -> None:
     ap.add_argument("--extra", nargs="*", default=[], help="extra unlabeled dataset files")
     ap.add_argument("--only", help="comma list of methods to run")
     a = ap.parse_args()
-    gs = dataset.load(a.data)
+    gs = dataset.load(a.data).with_rotations("rest")  # the default input, whatever the file holds
     k, steps, repeats = a.folds, a.steps, a.repeats
     if a.quick:
         gs, k, steps, repeats = tiny(gs), 2, 4, 1
