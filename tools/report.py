@@ -262,6 +262,16 @@ def recording_table(results: dict, names) -> str:
     return "\n".join(rows)
 
 
+def _repeats_text(results: dict, seed: int) -> str:
+    rep = {n: results[n]["repeats"] for n in MAIN if n in results and results[n].get("repeats", 1) > 1}
+    if not rep:
+        return f"once (fold seed {seed})"
+    names = ", ".join(NAMES.get(n, n) for n in rep)
+    r = max(rep.values())
+    return (f"repeated {r} times with fold seeds {seed}..{seed + r - 1} for {names}; every other row once, on the "
+            f"first of those fold sets (seed {seed})")
+
+
 def write_report(gs: GaitSet, results: dict, out: Path, data: str, k: int, seed: int, repeats: int,
                  cfg: TrainConfig, quick: bool) -> Path:
     figs = out / "figures"
@@ -287,10 +297,9 @@ def write_report(gs: GaitSet, results: dict, out: Path, data: str, k: int, seed:
         "",
         f"- Data: `{data}`: {len(gs)} gait windows, {n_lab} labeled from {lab_recs} recordings, "
         f"{len(gs) - n_lab} unlabeled.",
-        f"- {repeats} x {k}-fold cross-validation over the labeled recordings (StratifiedGroupKFold, stratified "
-        f"by emotion, grouped by recording, seeds {seed}..{seed + repeats - 1}) for the baselines, the full network "
-        f"and the labeled-only network; 1 x {k} (seed {seed}, the same first folds) for the other ablations. No window of a recording is on both "
-        "sides; the split is by recording, so it comes before windowing; there is no augmentation.",
+        f"- {k}-fold cross-validation over the labeled recordings (StratifiedGroupKFold, stratified by emotion, "
+        f"grouped by recording), {_repeats_text(results, seed)}. No window of a recording is on both sides; the "
+        "split is by recording, so it comes before windowing; there is no augmentation.",
         "- Unlabeled gaits join every training fold (only the semi-supervised network uses them).",
         f"- Nothing is chosen on the test fold: fixed hyper-parameters; the network trains for {cfg.steps} optimizer "
         f"steps ({cfg.batch_size} labeled gaits drawn class-balanced + {cfg.unlabeled_batch} x the unlabeled "
