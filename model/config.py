@@ -24,7 +24,7 @@ class TrainConfig:
     val_fraction: float = 0.0      # labeled recordings held out of the training fold to choose the step (0: keep the last)
     eval_every: int = 50           # steps between validation checks (and resume points)
     class_balance: bool = True     # draw labeled gaits with inverse class frequency
-    mirror: bool = False           # add every training gait's mirror image (left and right swapped)
+    rotations: str = "rest"        # the input: rotations from the rest pose, or "first_frame" (the paper's)
     seed: int = 0
     device: str = "auto"           # auto | cpu | cuda
     threads: int = 0               # torch CPU threads; 0 leaves torch's default

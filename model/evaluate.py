@@ -79,9 +79,15 @@ def folds_by_recording(gs: GaitSet, k: int = 5, seed: int = 0) -> list[tuple[np.
     return out
 
 
+def _model_input(model, gs: GaitSet) -> GaitSet:
+    return gs.with_rotations(getattr(model, "rotations", gs.rotation_reference))
+
+
 @torch.no_grad()
 def predict(model, gs: GaitSet, batch: int = 256) -> np.ndarray:
-    """Label probabilities (N, C) for every gait of gs, in eval mode."""
+    """Label probabilities (N, C) for every gait of gs, in eval mode, on the input the model
+    was trained on (gs's rotations are converted when they hold the other reference)."""
+    gs = _model_input(model, gs)
     device = next(model.parameters()).device
     q = torch.from_numpy(gs.rotations.astype(np.float32))
     return np.concatenate([model.predict(q[i:i + batch].to(device)).cpu().numpy()
@@ -252,6 +258,7 @@ def reconstruction_check(model, gs: GaitSet, batch: int = 256, seed: int = 0) ->
     from . import losses
 
     model.eval()
+    gs = _model_input(model, gs)
     q = torch.from_numpy(gs.rotations.astype(np.float32))
     g = torch.Generator().manual_seed(seed)
     perm = torch.randperm(len(q), generator=g)
@@ -278,6 +285,7 @@ def affective_check(model, gs: GaitSet, batch: int = 256) -> dict:
     from .train import scale_features
 
     model.eval()
+    gs = _model_input(model, gs)
     a = scale_features(gs.features, model.feature_centre, model.feature_scale)
     q = torch.from_numpy(gs.rotations.astype(np.float32))
     a_hat = np.concatenate([model.encoder(q[i:i + batch])[..., :model.cfg.n_affective].numpy()

@@ -155,6 +155,7 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
     from tqdm import tqdm
 
     seed_everything(cfg.seed)
+    gs = gs.with_rotations(cfg.rotations)  # the input the config asks for, whatever the file holds
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
@@ -163,11 +164,6 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
         raise ValueError("the training set holds no labeled gait")
     rng = np.random.default_rng(cfg.seed)
     lab_idx, val_idx = validation_split(gs, cfg.val_fraction, cfg.seed)
-    if cfg.mirror:  # mirror images join training only: the validation gaits stay as recorded
-        n = len(gs)
-        keep = np.setdiff1d(np.arange(n), val_idx)
-        gs = GaitSet.concat([gs, gs.subset(keep).mirrored()])
-        lab_idx = np.concatenate([lab_idx, n + np.flatnonzero(np.isin(keep, lab_idx))])
     unl_pool = np.flatnonzero(~gs.labeled)
     n_unl = int(round(cfg.unlabeled_fraction * len(unl_pool)))
     unl_idx = np.sort(rng.choice(unl_pool, n_unl, replace=False)) if n_unl else np.zeros(0, int)
@@ -258,10 +254,11 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
     if best[2] is not None:
         model.load_state_dict(best[2])
     model.eval()
-    model.feature_centre, model.feature_scale = centre, scale
+    model.feature_centre, model.feature_scale, model.rotations = centre, scale, cfg.rotations
     model.chosen_step = best[1] if best[2] is not None else cfg.steps
     if out_dir:
-        save_checkpoint(model, Path(out_dir) / "model.pt", centre, scale, history, cfg, gait_attrs,
+        save_checkpoint(model, Path(out_dir) / "model.pt", centre, scale, history, cfg,
+                        dict(gait_attrs or {}) | {"rotations": cfg.rotations},
                         dict(chosen_step=model.chosen_step, fingerprint=fp, n_labeled=int(len(lab_idx)),
                              n_val=int(len(val_idx)), n_unlabeled=int(len(unl_idx))))
         (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1))
@@ -325,6 +322,7 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[EmotionWalkNet, d
         raise CheckpointError(f"{path}: corrupt or incompatible weights file ({type(e).__name__})") from None
     model.feature_centre = np.asarray(ck["feature_centre"], np.float32)
     model.feature_scale = np.asarray(ck["feature_scale"], np.float32)
+    model.rotations = str((ck.get("gait") or {}).get("rotations") or "first_frame")
     return model.eval().to(device), ck
 
 

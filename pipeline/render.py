@@ -213,15 +213,15 @@ def render(video: str, output: str, analysis: dict, side_by_side: bool = False, 
     with atomic(output) as tmp, VideoWriter(tmp, info.fps, W, info.height, audio_from=video) as out, \
             tqdm(total=n, disable=not progress, desc="render", unit="frame", leave=False) as bar:
         for i, frame in read_frames(video):
-            if i >= n:  # the container declared fewer frames than decode: draw them bare, keep every one
-                j2, w3, probs = (np.concatenate([a, b[None]]) for a, b in ((j2, blank2), (w3, blank3), (probs, blankp)))
-            draw_skeleton(frame, j2[i], colours, max(2, int(round(3 * scale))))
+            # a frame past the container's declared count is drawn bare, and kept
+            pose2, pose3, p = (j2[i], w3[i], probs[i]) if i < n else (blank2, blank3, blankp)
+            draw_skeleton(frame, pose2, colours, max(2, int(round(3 * scale))))
             if i == key:
                 key_img = frame.copy()
-            draw_panel(frame, probs[i], clip, scale)
+            draw_panel(frame, p, clip, scale)
             draw_timeline(frame, curves, n, i, scale)
             if side_by_side:
-                frame = np.concatenate([frame, draw_world(w3[i], info.height, colours, scale)], 1)
+                frame = np.concatenate([frame, draw_world(pose3, info.height, colours, scale)], 1)
             out.write(frame)
             written += 1
             bar.update(1)

@@ -20,13 +20,12 @@ from pose_lifting.dataset import EMOTIONS, GaitSet
 from .safety import check_output, positive as _positive, refuse_overwrite
 
 
-def _load_all(data: list[str], extra: list[str], rotations: str = "rest") -> GaitSet:
-    """Every gait of the data files, plus the extra files' gaits as unlabeled, with the
-    rotations of `rotations` (files that hold the other reference are converted, so an
-    older file never trains the other input unnoticed)."""
-    sets = [dataset.load(p).with_rotations(rotations) for p in data]
+def _load_all(data: list[str], extra: list[str]) -> GaitSet:
+    """Every gait of the data files, plus the extra files' gaits as unlabeled. (train()
+    gives the network the rotations its config asks for, whatever the files hold.)"""
+    sets = [dataset.load(p) for p in data]
     for p in extra or []:
-        e = dataset.load(p).with_rotations(rotations)
+        e = dataset.load(p)
         sets.append(e.subset(~e.labeled))  # extra files feed the autoencoder only
     return GaitSet.concat(sets) if len(sets) > 1 else sets[0]
 
@@ -34,7 +33,8 @@ def _load_all(data: list[str], extra: list[str], rotations: str = "rest") -> Gai
 def _cfg(a) -> TrainConfig:
     return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, lambda_aff=a.lambda_aff,
                        lambda_quat=a.lambda_quat, unlabeled_fraction=a.unlabeled_fraction,
-                       val_fraction=a.val_fraction, seed=a.seed, device=a.device, threads=a.threads)
+                       val_fraction=a.val_fraction, rotations=a.rotations, seed=a.seed, device=a.device,
+                       threads=a.threads)
 
 
 def cmd_train(a) -> int:
@@ -43,9 +43,8 @@ def cmd_train(a) -> int:
     out = Path(a.output)
     refuse_overwrite([*a.data, *a.extra], [out / "model.pt", out / "last.pt"])
     check_output(out / "model.pt")
-    gs = _load_all(a.data, a.extra, a.rotations)
+    gs = _load_all(a.data, a.extra)
     gait_attrs = {k: gs.attrs.get(k) for k in ("T", "window_s", "hop_s", "canonical")}
-    gait_attrs["rotations"] = gs.rotation_reference
     model, hist = train(gs, cfg, out_dir=out, progress=sys.stderr.isatty(), gait_attrs=gait_attrs,
                         overwrite=a.overwrite)
     print(json.dumps({"model": str(out / "model.pt"), "steps": cfg.steps, "chosen_step": model.chosen_step,
@@ -56,12 +55,6 @@ def cmd_train(a) -> int:
 def _load_weights(path: str):
     from model.train import load_model
     return load_model(path)
-
-
-def _for_model(gs: GaitSet, ck: dict) -> GaitSet:
-    """The gaits with the rotations the checkpoint was trained on."""
-    ref = (ck.get("gait") or {}).get("rotations") or "first_frame"
-    return gs.with_rotations(ref)
 
 
 def _print_scores(r: dict, title: str) -> None:
@@ -77,8 +70,8 @@ def cmd_evaluate(a) -> int:
             raise ValueError("--train A.h5 ... and --test B.h5 go together, without DATA or --weights")
         from model.evaluate import score
         from model.train import train
-        gs = _load_all(a.train, a.extra, a.rotations)
-        test = dataset.load(a.test).with_rotations(gs.rotation_reference)
+        gs = _load_all(a.train, a.extra)
+        test = dataset.load(a.test)
         model, _ = train(gs, _cfg(a), progress=sys.stderr.isatty())
         r = score(model, test) | {"protocol": f"train on {', '.join(a.train)}; test on {a.test}"}
         if a.json:
@@ -91,14 +84,14 @@ def cmd_evaluate(a) -> int:
     if a.weights:
         from model.evaluate import score
         model, ck = _load_weights(a.weights)
-        r = score(model, _for_model(dataset.load(a.data[0]), ck))
+        r = score(model, dataset.load(a.data[0]))
         if a.json:
             print(json.dumps(r))
             return 0
         _print_scores(r, f"{a.data[0]}: {r['n']} labeled gaits from {r['recordings']} recordings, scored by {a.weights}")
         return 0
     from model.evaluate import cross_validate
-    gs = _load_all(a.data, a.extra, a.rotations)
+    gs = _load_all(a.data, a.extra)
     r = cross_validate(gs, _cfg(a), k=a.folds, seed=a.seed, repeats=a.repeats, progress=sys.stderr.isatty())
     if a.json:
         print(json.dumps({k: v for k, v in r.items() if k not in ("oof", "labels", "recordings")}
@@ -117,7 +110,7 @@ def cmd_evaluate(a) -> int:
 def cmd_predict(a) -> int:
     from model.evaluate import predict
     model, ck = _load_weights(a.weights)
-    gs = _for_model(dataset.load(a.data), ck)
+    gs = dataset.load(a.data)
     probs = predict(model, gs)
     rows = []
     for i in range(len(gs)):

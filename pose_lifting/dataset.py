@@ -88,19 +88,6 @@ class GaitSet:
         kw["rotations"] = joint_rotations(self.positions, reference) if len(self) else self.rotations
         return GaitSet(**kw, attrs=dict(self.attrs) | {"rotations": reference})
 
-    def mirrored(self) -> "GaitSet":
-        """The same gaits seen in a mirror: x negated, left and right joints swapped, rotations
-        and affective features recomputed. A mirrored walk keeps its perceived emotion."""
-        from .features import affective_features
-        from .gait import joint_rotations
-
-        kw = {k: getattr(self, k) for k in _ARRAYS}
-        p = self.positions[:, :, list(ELMD21.mirror)] * np.array([-1.0, 1.0, 1.0], np.float32)
-        kw["positions"] = p.astype(np.float32)
-        kw["rotations"] = joint_rotations(p, self.rotation_reference) if len(self) else self.rotations
-        kw["features"] = affective_features(p) if len(self) else self.features
-        return GaitSet(**kw, attrs=dict(self.attrs))
-
     def subset(self, idx) -> "GaitSet":
         idx = np.asarray(idx)
         kw = {k: getattr(self, k)[idx] for k in _ARRAYS}

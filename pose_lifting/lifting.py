@@ -17,7 +17,6 @@ None (the full frame) when that band is nearly the whole frame.
 from __future__ import annotations
 
 import math
-
 import os
 import sys
 from dataclasses import dataclass, field

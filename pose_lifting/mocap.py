@@ -203,6 +203,16 @@ def acted_emotion(key: str) -> str | None:
     return {"an": "angry", "ha": "happy", "nu": "neutral", "sa": "sad"}.get(m.group(1), m.group(1).lower())
 
 
+def emotion_gait_positions(x: np.ndarray) -> tuple[np.ndarray, bool]:
+    """One Emotion-Gait array (T, 48) -> ((T, 21, 3) ELMD-21 positions, whether it was a
+    mirror image). A gait stored left-right swapped (its knees bend backwards) gets its
+    sides swapped back."""
+    pos = retarget(np.asarray(x, np.float64).reshape(-1, 16, 3), EMOTION_GAIT16)
+    if knee_bend(pos) < 0:
+        return pos[:, list(ELMD21.mirror)], True
+    return pos, False
+
+
 def knee_bend(positions: np.ndarray) -> float:
     """Mean signed distance (metres) of the knees ahead of the hip-heel line, along the walker's
     heading (from the hips). Positive for a real knee; negative when left and right are
@@ -265,10 +275,8 @@ def import_emotion_gait(features: str | Path, labels: str | Path | None, label_o
                     continue
                 lab = np.zeros(len(EMOTIONS), np.float32)
                 lab[EMOTIONS.index(label_order[int(lf[key][()])])] = 1
-            pos = retarget(x.reshape(-1, 16, 3), EMOTION_GAIT16)
-            if knee_bend(pos) < 0:  # a mirror image (left and right swapped): the knees bend backwards
-                pos = pos[:, list(ELMD21.mirror)]
-                mirrored += 1
+            pos, was_mirrored = emotion_gait_positions(x)
+            mirrored += was_mirrored
             try:
                 if whole and len(pos) >= 2:
                     gaits = [make_gait(pos, 0.0, len(pos) - 1.0, cfg, stretched=True)]

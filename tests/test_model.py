@@ -161,7 +161,7 @@ def posture_models():
     for ref in ("rest", "first_frame"):
         cfg = GaitConfig(rotations=ref)
         tr, te = posture_set(cfg, seed=0), posture_set(cfg, n_rec=3, seed=1)
-        model, _ = train(tr, TrainConfig(steps=400, lr=3e-3, batch_size=16, eval_every=100, threads=1),
+        model, _ = train(tr, TrainConfig(steps=400, lr=3e-3, batch_size=16, eval_every=100, threads=1, rotations=ref),
                          ModelConfig(**SMALL))
         out[ref] = (model, tr, te)
     return out

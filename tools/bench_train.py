@@ -30,7 +30,8 @@ def synthetic(n_lab=231, n_unl=400):
     z = np.zeros(n)
     return GaitSet(np.zeros((n, 48, 21, 3), np.float32), q, rng.random((n, 48, 18)).astype(np.float32), labels,
                    np.array([f"r{i}" for i in range(n)], dtype=object), np.array(["synthetic"] * n, dtype=object),
-                   z, z + 60, np.full(n, 30, np.float32), np.zeros(n, bool), np.array(["{}"] * n, dtype=object))
+                   z, z + 60, np.full(n, 30, np.float32), np.zeros(n, bool), np.array(["{}"] * n, dtype=object),
+                   attrs={"rotations": "rest"})  # random rotations stand for rest-pose ones: not recomputed
 
 
 def main() -> None:

@@ -46,14 +46,10 @@ def emotion_gait_recordings(path: Path):
     """Each Emotion-Gait gait as one recording ((T, 21, 3), 30 fps), mirror images repaired."""
     import h5py
 
-    from pose_lifting.mocap import knee_bend
-    from pose_lifting.skeletons import EMOTION_GAIT16, retarget
+    from pose_lifting.mocap import emotion_gait_positions
     with h5py.File(path, "r") as f:
         for k in sorted(f.keys()):
-            pos = retarget(np.asarray(f[k][()], np.float64).reshape(-1, 16, 3), EMOTION_GAIT16)
-            if knee_bend(pos) < 0:
-                pos = pos[:, list(ELMD21.mirror)]
-            yield pos, 30.0
+            yield emotion_gait_positions(f[k][()])[0], 30.0
 
 
 def video_recordings(videos):

@@ -67,14 +67,10 @@ def tiny(gs: GaitSet, per_class: int = 2, unlabeled: int = 2) -> GaitSet:
 
 
 def methods(cfg: TrainConfig) -> dict:
-    def taew(first_frame=False, **kw):
+    def taew(**kw):
         model_kw = {k: kw.pop(k) for k in ("norm",) if k in kw}
-
-        def run(gs, k, seed, repeats, extra):
-            data = gs.with_rotations("first_frame") if first_frame else gs
-            more = extra.with_rotations("first_frame") if first_frame and extra is not None else extra
-            return cross_validate(data, replace(cfg, **kw), k, seed, repeats, more, **model_kw)
-        return run
+        return lambda gs, k, seed, repeats, extra: cross_validate(gs, replace(cfg, **kw), k, seed, repeats, extra,
+                                                                   **model_kw)
 
     def base(fp):
         return lambda gs, k, seed, repeats, extra: cross_validate_method(gs, fp, k, seed, repeats)
@@ -86,7 +82,7 @@ def methods(cfg: TrainConfig) -> dict:
         "taew_full": taew(),
         "taew_labeled_only": taew(unlabeled_fraction=0.0),
         "taew_no_affective": taew(lambda_aff=0.0),
-        "taew_first_frame": taew(first_frame=True),
+        "taew_first_frame": taew(rotations="first_frame"),
         "taew_batch_norm": taew(norm="batch"),
         "taew_val_choice": taew(val_fraction=0.2),
         "taew_unl25": taew(unlabeled_fraction=0.25),
@@ -372,7 +368,7 @@ def main() -> None:
     ap.add_argument("--extra", nargs="*", default=[], help="extra unlabeled dataset files")
     ap.add_argument("--only", help="comma list of methods to run")
     a = ap.parse_args()
-    gs = dataset.load(a.data).with_rotations("rest")  # the default input, whatever the file holds
+    gs = dataset.load(a.data)
     k, steps, repeats = a.folds, a.steps, a.repeats
     if a.quick:
         gs, k, steps, repeats = tiny(gs), 2, 4, 1

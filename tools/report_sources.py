@@ -90,7 +90,7 @@ def main() -> None:
     ap.add_argument("--reuse", help="a sources.json to take finished runs from")
     a = ap.parse_args()
     cfg = TrainConfig(steps=a.steps, threads=a.threads, eval_every=min(50, a.steps))
-    bandai, eg = dataset.load(a.bandai).with_rotations("rest"), dataset.load(a.emotion_gait).with_rotations("rest")
+    bandai, eg = dataset.load(a.bandai), dataset.load(a.emotion_gait)
     bandai_unl = bandai.subset(np.flatnonzero(~bandai.labeled))
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
