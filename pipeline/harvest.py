@@ -1,16 +1,17 @@
 """`harvest`: unlabeled gaits from folders of videos, safe to kill and resume.
 
     python -m pipeline harvest DIR... -o gaits.h5 [--workers N] [--retry-failed]
+    python -m pipeline harvest DIR... -o gaits.h5 --ray [auto | ray://HOST:10001]
 
 - Every file below DIR whose extension is a video's is taken, in sorted order.
 - Each video goes through `run`'s analysis (pipeline.run.analyze, classify=False): the
   same pose, retargeting, windowing and quality checks (visibility, detected walking,
   minimum duration, plausible bone lengths).
-- `harvest_video()` is pure: a path in, a HarvestResult out. It is what a distributed
-  engine would map over a cluster.
+- `harvest_video()` is pure: a path in, a HarvestResult out. pipeline.cluster maps it
+  over a local process pool or over Ray tasks; the results come back to this process.
 - Journal: each finished video leaves one file in ``<output>.parts/`` named by its
-  content hash (SHA-256), written to a temporary name and renamed, so a kill -9 never
-  leaves a half-written part. The dataset file is rebuilt from the parts at the end, also
+  content hash (SHA-256), written here (on the driver, whichever engine ran the video) to
+  a temporary name and renamed, so a kill -9 never leaves a half-written part. The dataset file is rebuilt from the parts at the end, also
   through a temporary file and a rename. Running again skips every video whose content
   hash has a part (a copy of a finished video is not analysed twice); running twice
   changes nothing.
@@ -24,7 +25,9 @@
   that is not a gait dataset; an advisory lock on the output stops a second harvest of
   it; a journal part that does not load is removed and its video harvested again; the
   gaits of videos harvested earlier into the same output are kept when a later run names
-  fewer folders (the summary counts them); worker processes die with their parent.
+  fewer folders (the summary counts them); worker processes (and a local Ray) die with
+  their parent. A task that raises or whose worker keeps dying is a failed video with its
+  reason ("error", "worker died"); the others go on.
 """
 from __future__ import annotations
 
@@ -34,7 +37,6 @@ import os
 import sys
 import time
 from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,18 +141,6 @@ def read_part(p: Path) -> tuple[dict, GaitSet | None]:
     return meta, gs
 
 
-def _die_with_parent() -> None:
-    """Worker initializer: the kernel kills this worker when the harvest process dies,
-    even by kill -9 (Linux prctl PR_SET_PDEATHSIG); elsewhere, a no-op."""
-    import signal
-    try:
-        import ctypes
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
-
-
 def _load_part(part: Path, log) -> tuple[dict, GaitSet | None] | None:
     """A journal part, or None after removing one that does not load (it is redone)."""
     try:
@@ -161,21 +151,16 @@ def _load_part(part: Path, log) -> tuple[dict, GaitSet | None] | None:
         return None
 
 
-def _work(path: str, sha: str, parts: str, run_cfg, gait_cfg) -> dict:
-    """Worker: analyse one video and journal it. Returns the part's meta (small)."""
-    r = harvest_video(path, sha, run_cfg, gait_cfg)
-    write_part(Path(parts), r)
-    return dict(path=r.path, sha256=sha, status=r.status, reason=r.reason, message=r.message,
-                gaits=0 if r.gaits is None else len(r.gaits))
-
-
 def harvest(roots: list[str], output: str, workers: int = 1, retry_failed: bool = False, run_cfg=None,
-            gait_cfg=None, progress: bool = False, log=print) -> dict:
-    """Harvest every video below roots into `output`. Returns the summary (see module doc)."""
-    from tqdm import tqdm
+            gait_cfg=None, progress: bool = False, log=print, engine=None) -> dict:
+    """Harvest every video below roots into `output`. Returns the summary (see module doc).
 
+    engine: where the per-video tasks run, a context manager from pipeline.cluster
+            (default: local_pool(workers)); it is entered only when a video is left to do.
+    """
     from pose_lifting.gait import GaitConfig
 
+    from .cluster import local_pool
     from .safety import OutputLock, check_output, refuse_overwrite
 
     gait_cfg = gait_cfg or GaitConfig()
@@ -190,20 +175,15 @@ def harvest(roots: list[str], output: str, workers: int = 1, retry_failed: bool 
     if out.exists() and not _is_dataset(out):
         raise ValueError(f"{out} exists and is not a gait dataset file: refusing to replace it")
     with OutputLock(out):
-        return _harvest_locked(videos, out, parts, workers, retry_failed, run_cfg, gait_cfg, progress, log)
+        hashes, todo = _todo(videos, parts, retry_failed, log)
+        if todo:
+            with engine or local_pool(workers) as run_tasks:
+                _journal(run_tasks, todo, parts, run_cfg, gait_cfg, progress, log)
+        return merge(videos, hashes, parts, out, gait_cfg)
 
 
-def _is_dataset(path: Path) -> bool:
-    try:
-        dataset.load(path)
-        return True
-    except Exception:
-        return False
-
-
-def _harvest_locked(videos, out: Path, parts: Path, workers, retry_failed, run_cfg, gait_cfg, progress, log) -> dict:
-    from tqdm import tqdm
-
+def _todo(videos: list[Path], parts: Path, retry_failed: bool, log) -> tuple[dict, dict]:
+    """(path -> sha256 of every video, sha256 -> path of the videos still to analyse)."""
     parts.mkdir(parents=True, exist_ok=True)
     for stale in parts.glob(".*.tmp.npz"):  # left by a kill between write and rename
         stale.unlink()
@@ -218,39 +198,43 @@ def _harvest_locked(videos, out: Path, parts: Path, workers, retry_failed, run_c
                 part.unlink()
         if not part.is_file() and sha not in todo:
             todo[sha] = p
-    done_before = len({hashes[p] for p in videos}) - len(todo)
+    done_before = len(set(hashes.values())) - len(todo)
     if done_before:
         log(f"resuming: {done_before} video(s) already harvested, {len(todo)} to go")
+    return hashes, todo
+
+
+def _journal(run_tasks, todo: dict, parts: Path, run_cfg, gait_cfg, progress: bool, log) -> None:
+    """Analyse the videos in `todo` with the engine and journal each result here, on the
+    driver, as it arrives: a kill loses only the videos in flight."""
+    from tqdm import tqdm
+
+    from .cluster import TaskFailure
+
     bar = tqdm(total=len(todo), disable=not progress, desc="harvest", unit="video")
     say = bar.write if progress else log
-
-    def report(m: dict) -> None:
-        if m["status"] == "ok":
-            say(f"ok      {m['path']}  ({m['gaits']} gaits)")
+    failed = 0
+    jobs = [(sha, (str(p), sha, run_cfg, gait_cfg)) for sha, p in todo.items()]
+    for sha, r in run_tasks(harvest_video, jobs):
+        if isinstance(r, TaskFailure):
+            r = HarvestResult(str(todo[sha]), sha, "failed", r.kind, f"{todo[sha]}: {r.message}")
+        write_part(parts, r)
+        if r.status == "ok":
+            say(f"ok      {r.path}  ({0 if r.gaits is None else len(r.gaits)} gaits)")
         else:
-            say(f"failed  {m['message']}")
+            failed += 1
+            say(f"failed  {r.message}")
+        bar.set_postfix(failed=failed, refresh=False)
         bar.update(1)
-
-    items = list(todo.items())
-    if workers <= 1:
-        for sha, p in items:
-            report(_work(str(p), sha, str(parts), run_cfg, gait_cfg))
-    else:
-        with ProcessPoolExecutor(workers, initializer=_die_with_parent) as ex:
-            pending, it = set(), iter(items)
-            while True:  # at most 2 x workers in flight: memory stays bounded
-                while len(pending) < 2 * workers:
-                    nxt = next(it, None)
-                    if nxt is None:
-                        break
-                    pending.add(ex.submit(_work, str(nxt[1]), nxt[0], str(parts), run_cfg, gait_cfg))
-                if not pending:
-                    break
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for f in finished:
-                    report(f.result())
     bar.close()
-    return merge(videos, hashes, parts, out, gait_cfg)
+
+
+def _is_dataset(path: Path) -> bool:
+    try:
+        dataset.load(path)
+        return True
+    except Exception:
+        return False
 
 
 def merge(videos: list[Path], hashes: dict, parts: Path, out: Path, gait_cfg) -> dict:
@@ -312,18 +296,34 @@ def _summary(doc: dict, out: Path, man: Path) -> dict:
 
 def cmd_harvest(a) -> int:
     from .run import RunConfig
+    engine = None
+    if a.ray is not None:
+        from .cluster import ray_cluster
+        engine = ray_cluster(None if a.ray == "local" else a.ray, a.workers, a.cpus_per_task,
+                             int(a.memory_per_task * 2**30), a.max_retries)
     s = harvest(a.dirs, a.output, a.workers, a.retry_failed, RunConfig(fast=a.fast),
-                progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr))
+                progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr), engine=engine)
     print(json.dumps(s, indent=2))
     return 1 if s["failed"] else 0
 
 
 def register(sub) -> None:
-    p = sub.add_parser("harvest", help="unlabeled gaits from folders of videos (resumable)")
+    from .safety import positive
+    p = sub.add_parser("harvest", help="unlabeled gaits from folders of videos (resumable; local or on Ray)")
     p.add_argument("dirs", nargs="+", help="folders (searched recursively) or video files")
     p.add_argument("-o", "--output", required=True, help="dataset file to write (.h5)")
-    from .safety import positive as _positive
-    p.add_argument("--workers", type=_positive(int), default=1, help="worker processes")
+    p.add_argument("--workers", type=positive(int), default=1,
+                   help="worker processes (with --ray alone: the local Ray's task slots)")
     p.add_argument("--fast", action="store_true", help="pose on about 10 frames a second")
     p.add_argument("--retry-failed", action="store_true", help="analyse videos that failed before again")
+    c = p.add_argument_group("cluster (pip install -e '.[cluster]'; the videos must be readable at the same "
+                             "paths on every node)")
+    c.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                   help="run the videos as Ray tasks: alone, on a new local Ray; 'auto', HOST:PORT or "
+                        "ray://HOST:10001 joins a running cluster")
+    c.add_argument("--cpus-per-task", type=positive(int), default=1, help="CPUs (and threads) per video task")
+    c.add_argument("--memory-per-task", type=positive(float), default=1.0, metavar="GIB",
+                   help="memory a task reserves on its node (default %(default)s GiB; peak measured by "
+                        "tools/bench_harvest.py is about 0.6)")
+    c.add_argument("--max-retries", type=int, default=2, help="times a task whose worker died is run again")
     p.set_defaults(func=cmd_harvest)
