@@ -131,8 +131,8 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _register_all() -> None:
-    from . import harvest, render, run, training
-    _EXTRA.extend([run.register, render.register, harvest.register, training.register])
+    from . import harvest, render, run, serve, training
+    _EXTRA.extend([run.register, render.register, harvest.register, training.register, serve.register])
 
 
 _register_all()

@@ -187,8 +187,11 @@ def draw_world(world: np.ndarray, size: int, colours, scale: float) -> np.ndarra
 
 
 def render(video: str, output: str, analysis: dict, side_by_side: bool = False, summary: str | None = None,
-           progress: bool = False) -> dict:
-    """Write the overlay video (and the summary PNG). Returns {'frames', 'fps', 'size'}."""
+           progress: bool = False, on_progress=None) -> dict:
+    """Write the overlay video (and the summary PNG). Returns {'frames', 'fps', 'size'}.
+
+    on_progress: called as on_progress(frames_written, frames_total) every 10 frames
+    """
     from tqdm import tqdm
 
     from pose_lifting.video import probe, read_frames
@@ -225,6 +228,8 @@ def render(video: str, output: str, analysis: dict, side_by_side: bool = False, 
             out.write(frame)
             written += 1
             bar.update(1)
+            if on_progress is not None and written % 10 == 0:
+                on_progress(written, n)
     if summary:
         with atomic(summary) as tmp:
             write_summary(tmp, key_img, probs, meta, info.fps, key)

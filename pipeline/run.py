@@ -74,8 +74,12 @@ class Analysis:
 
 
 def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfig | None = None,
-            progress: bool = False, model=None, classify: bool = True) -> Analysis:
-    """Video -> Analysis. Raises VideoError, NoGaitError, CheckpointError with one-line messages."""
+            progress: bool = False, model=None, classify: bool = True, on_progress=None) -> Analysis:
+    """Video -> Analysis. Raises VideoError, NoGaitError, CheckpointError with one-line messages.
+
+    progress:    a tqdm bar on stderr over the frames given to pose
+    on_progress: called as on_progress(frames_done, frames_total) while pose runs
+    """
     from tqdm import tqdm
 
     from pose_lifting.pose import MediaPipePose
@@ -105,7 +109,14 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
     with tqdm(total=n_todo, disable=not progress, desc="pose", unit="frame", leave=False) as bar:
         est = MediaPipePose(complexity=cfg.pose_complexity)
         try:
-            tr = lifting.track(video, frames, roi, est, cfg.max_side, bar.update, info)
+            done = [0]  # a disabled tqdm bar does not count
+
+            def advance(k: int) -> None:
+                bar.update(k)
+                done[0] += k
+                if on_progress is not None:
+                    on_progress(done[0], n_todo)
+            tr = lifting.track(video, frames, roi, est, cfg.max_side, advance, info)
         finally:
             est.close()
     if loading is not None:
