@@ -100,17 +100,18 @@ def draw_skeleton(img: np.ndarray, joints: np.ndarray, colours, thickness: int) 
         cv2.circle(img, tuple(pt), thickness + 2, colours[j], -1, cv2.LINE_AA)
 
 
-def draw_panel(img: np.ndarray, probs: np.ndarray | None, clip: dict, scale: float) -> None:
-    """Probability bars, top-left. probs (C,) of the current windows, or None (then the clip's)."""
+def draw_panel(img: np.ndarray, probs: np.ndarray | None, clip: dict, scale: float, view: str = "") -> None:
+    """Probability bars, top-left. probs (C,) of the current windows, or None (then the clip's).
+    view: the walk's view (side, frontal, oblique), shown in the title."""
     import cv2
     p = probs if probs is not None and np.isfinite(probs).all() else np.array([clip[e] for e in EMOTIONS])
     title = "gait window" if probs is not None and np.isfinite(probs).all() else "whole clip"
     pad, row = int(12 * scale), int(34 * scale)
-    w, h = int(330 * scale), pad * 2 + row * (len(EMOTIONS) + 1)
+    w, h = int((330 + (70 if view else 0)) * scale), pad * 2 + row * (len(EMOTIONS) + 1)
     roi = img[pad:pad + h, pad:pad + w]
     roi[:] = (roi * 0.35).astype(np.uint8)
     font, fs, th = cv2.FONT_HERSHEY_SIMPLEX, 0.62 * scale, max(1, int(round(1.5 * scale)))
-    cv2.putText(img, f"perceived emotion ({title})", (2 * pad, pad + int(row * 0.75)), font, fs * 0.85,
+    cv2.putText(img, f"perceived emotion ({title}{', ' + view + ' view' if view else ''})", (2 * pad, pad + int(row * 0.75)), font, fs * 0.85,
                 (255, 255, 255), th, cv2.LINE_AA)
     for i, (e, v) in enumerate(zip(EMOTIONS, p)):
         y = pad + row * (i + 1)
@@ -221,7 +222,7 @@ def render(video: str, output: str, analysis: dict, side_by_side: bool = False, 
             draw_skeleton(frame, pose2, colours, max(2, int(round(3 * scale))))
             if i == key:
                 key_img = frame.copy()
-            draw_panel(frame, p, clip, scale)
+            draw_panel(frame, p, clip, scale, meta["clip"].get("view", ""))
             draw_timeline(frame, curves, n, i, scale)
             if side_by_side:
                 frame = np.concatenate([frame, draw_world(pose3, info.height, colours, scale)], 1)

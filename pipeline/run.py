@@ -64,13 +64,14 @@ class Analysis:
     labels: list = field(default_factory=list)
     track: lifting.Track | None = None
     timing: dict = field(default_factory=dict)  # frame-timestamp regularity (Track.timing)
+    view: str = ""                    # side | frontal | oblique: the most common view of the passing windows
     gaits: list = field(default_factory=list)  # pose_lifting.gait.Gait of every passing window
 
     def to_json(self) -> dict:
         return dict(video=self.video, fps=self.fps, frames=self.frames, roi=self.roi, stride=self.stride,
                     timing=self.timing,
                     emotions=list(EMOTIONS), windows=[asdict(w) for w in self.windows],
-                    clip=dict(probs=dict(zip(EMOTIONS, self.probs or [])), labels=self.labels))
+                    clip=dict(probs=dict(zip(EMOTIONS, self.probs or [])), labels=self.labels, view=self.view))
 
 
 def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfig | None = None,
@@ -155,8 +156,9 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
             chk = lifting.check_window(raw, seg.visibility, cfg.min_steps)
             f0 = float(np.interp(s, np.arange(len(seg.frames)), seg.frames))
             f1 = float(np.interp(e, np.arange(len(seg.frames)), seg.frames))
+            view, deg = lifting.view_of(seg.positions[int(s):int(np.ceil(e)) + 1])
             q = dict(steps=chk.steps, visibility=round(chk.visibility, 3), bone_ratio=round(chk.bone_ratio, 3),
-                     interpolated=round(seg.interpolated, 3), reason=chk.reason)
+                     interpolated=round(seg.interpolated, 3), view=view, heading_deg=deg, reason=chk.reason)
             an.windows.append(Window(si, f0, f1, f0 / info.fps, f1 / info.fps, [], q, chk.passed))
             if chk.passed:
                 # the window is resampled and normalised once, for the check and the gait
@@ -172,6 +174,8 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
         common = max(set(reasons), key=reasons.count)
         raise NoGaitError(f"{video}: no walking gait found in {len(an.windows)} window(s): {common}")
     an.gaits = [g for _, g in kept]
+    views = [an.windows[wi].quality["view"] for wi, _ in kept]
+    an.view = max(set(views), key=views.count)
     if classify:
         import torch
         q = torch.from_numpy(np.stack([g.rotations for g in an.gaits]))
@@ -192,7 +196,8 @@ def _load(weights: str):
 
 def format_table(an: Analysis) -> str:
     lines = [f"{an.video}: {an.frames} frames at {an.fps:g} fps"
-             + (f", region {an.roi}" if an.roi else "") + (f", pose every {an.stride} frames" if an.stride > 1 else "")]
+             + (f", region {an.roi}" if an.roi else "") + (f", pose every {an.stride} frames" if an.stride > 1 else "")
+             + (f", {an.view} view" if an.view else "")]
     head = f"{'window':>14} " + " ".join(f"{e:>8}" for e in EMOTIONS) + "  labels"
     lines += ["", head, "-" * len(head)]
     for w in an.windows:

@@ -261,6 +261,27 @@ def segments(tr: Track, max_gap_s: float = MAX_GAP_S, smooth_s: float = SMOOTH_S
     return out
 
 
+FRONTAL_DEG, SIDE_DEG = 30.0, 60.0  # |heading| from the camera axis: < 30 (or > 150) frontal, 60-120 side
+
+
+def view_of(positions: np.ndarray) -> tuple[str, float]:
+    """The camera's view of a walk, from the body's heading.
+
+    positions: (n, 21, 3) ELMD-21 metres in the camera-aligned frame of MediaPipe's world
+               landmarks (x to the image's right, Y up, z toward the camera)
+    returns:   (view, heading_deg). heading_deg is the mean heading's angle from "toward
+               the camera": 0 walks toward it, +-180 away, +90 to the image's right.
+               view is "frontal" (|heading| < 30 or > 150, toward or away), "side"
+               (60-120) or "oblique". Frontal walks are the hardest: MediaPipe guesses depth.
+    """
+    from .gait import heading
+    f = np.nanmean(heading(np.asarray(positions, np.float64)), axis=0)
+    deg = float(np.degrees(np.arctan2(f[0], f[2])))
+    a = min(abs(deg), 180 - abs(deg))  # 0: along the camera axis, 90: across it
+    view = "frontal" if a < FRONTAL_DEG else "side" if a >= SIDE_DEG else "oblique"
+    return view, round(deg, 1)
+
+
 @dataclass
 class WalkCheck:
     """Quality figures of one gait window, and whether it passes."""

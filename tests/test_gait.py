@@ -172,3 +172,21 @@ def test_root_travel_enters_no_input():
         np.testing.assert_allclose(x.rotations, y.rotations, atol=1e-5)
         np.testing.assert_allclose(x.features, y.features, atol=1e-4)
         np.testing.assert_allclose(x.positions - x.positions[:, :1], y.positions - y.positions[:, :1], atol=1e-5)
+
+
+def test_view_of_a_walk_from_its_heading():
+    """Hips turned by theta about Y from facing the camera (+Z): heading theta, and the
+    view named by |theta| from the camera axis."""
+    from pose_lifting.lifting import view_of
+    from pose_lifting.gait import _LHIP, _RHIP
+    expect = {0: "frontal", 20: "frontal", -25: "frontal", 45: "oblique", -135: "oblique", 75: "side",
+              -90: "side", 110: "side", 170: "frontal", 180: "frontal"}
+    for theta, view in expect.items():
+        t = np.radians(theta)
+        across = np.array([np.cos(t), 0.0, -np.sin(t)])  # facing +Z has the left hip toward +X
+        pos = np.zeros((10, 21, 3))
+        pos[:, _LHIP] = 0.1 * across + np.random.default_rng(theta + 200).normal(0, 0.005, (10, 3))
+        pos[:, _RHIP] = -0.1 * across
+        v, deg = view_of(pos)
+        assert v == view, (theta, v, deg)
+        assert abs((deg - theta + 180) % 360 - 180) < 5, (theta, deg)

@@ -55,6 +55,10 @@ def test_sample_end_to_end(sample_run):
     assert np.nanmedian(hips[walking, 1]) > 0.6 * 994
     # she walks right to left
     assert hips[an["frames"] == 75, 0][0] > hips[an["frames"] == 180, 0][0] + 500
+    # ... seen from the side: every passing window's heading points to the image's left
+    assert res["clip"]["view"] == "side"
+    assert all(w["quality"]["view"] == "side" and -120 < w["quality"]["heading_deg"] < -60
+               for w in res["windows"] if w["probs"])
 
 
 def test_sample_skeleton_is_plausible(sample_run):
@@ -79,13 +83,16 @@ def test_sample_skeleton_is_plausible(sample_run):
 def test_frontal_walk_end_to_end():
     p = run_cli("run", MEDIA / "assemblyai_walking.mp4", "--json")
     assert p.returncode == 0, p.stderr
-    _check_result(json.loads(p.stdout), 144)
+    res = json.loads(p.stdout)
+    _check_result(res, 144)
+    assert res["clip"]["view"] == "frontal"  # she walks toward the camera
+    assert all(abs(w["quality"]["heading_deg"]) < 30 for w in res["windows"] if w["probs"])
 
 
 def test_table_output_and_fast_mode():
     p = run_cli("run", SAMPLE_VIDEO, "--fast")
     assert p.returncode == 0, p.stderr
-    assert "pose every 3 frames" in p.stdout
+    assert "pose every 3 frames" in p.stdout and ", side view" in p.stdout.splitlines()[0]
     lines = p.stdout.splitlines()
     header = next(l for l in lines if l.strip().startswith("window")).split()
     assert header[1:5] == ["happy", "sad", "angry", "neutral"]
