@@ -25,6 +25,7 @@ class TrainConfig:
     eval_every: int = 50           # steps between validation checks (and resume points)
     class_balance: bool = True     # draw labeled gaits with inverse class frequency
     rotations: str = "rest"        # the input: rotations from the rest pose, or "first_frame" (the paper's)
+    mirror: bool = True            # each gait of a batch is seen in a mirror (left and right swapped) with p = 1/2
     seed: int = 0
     device: str = "auto"           # auto | cpu | cuda
     threads: int = 0               # torch CPU threads; 0 leaves torch's default

@@ -182,12 +182,25 @@ class EmotionWalkNet(nn.Module):
             out["recon"] = self.decoder(z, q, teacher_forcing)
         return out
 
+    mirror_average = False  # set from the training config (TrainConfig.mirror) by train() and load_model()
+
     @torch.no_grad()
-    def predict(self, q: torch.Tensor) -> torch.Tensor:
-        """(B, T, J, 4) -> (B, C) label probabilities, in eval mode, no decoding."""
+    def predict(self, q: torch.Tensor, mirror_average: bool | None = None) -> torch.Tensor:
+        """(B, T, J, 4) -> (B, C) label probabilities, in eval mode, no decoding.
+
+        mirror_average: the mean of the answers for the gait and for its mirror image
+        (left and right swapped), so that a walk and its mirror get exactly the same
+        answer. None: the model's own setting, on for a model trained with mirrored gaits
+        (a network that never saw a mirror could answer anything for one).
+        """
+        from pose_lifting.gait import mirror_rotations
+        if mirror_average is None:
+            mirror_average = self.mirror_average
         was = self.training
         self.eval()
         p = self.forward(q, decode=False)["probs"]
+        if mirror_average:
+            p = 0.5 * (p + self.forward(mirror_rotations(q), decode=False)["probs"])
         self.train(was)
         return p
 

@@ -171,6 +171,11 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
     used = np.concatenate([lab_idx, unl_idx])
     centre, scale = feature_scaling(gs.features[used])
     q_all, a_all, y_all, m_all = _tensors(gs, centre, scale)
+    if cfg.mirror:  # the affective targets of every gait seen in the mirror (its rotations are cheap to mirror)
+        from pose_lifting.features import affective_features
+        from pose_lifting.gait import mirror_positions, mirror_rotations
+        a_mirror = torch.from_numpy(scale_features(affective_features(mirror_positions(gs.positions)), centre,
+                                                   scale).astype(np.float32))
     weights = losses.class_weights(y_all[lab_idx]).to(device)
     corpus = gs.corpus
     cls = np.argmax(gs.labels[lab_idx], 1)
@@ -217,6 +222,10 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
             bi = np.concatenate([bi, rng.choice(unl_idx, per_step_unl, replace=True, p=p_unl)])
         bi = torch.from_numpy(bi)
         q, a, y, m = (t[bi].to(device) for t in (q_all, a_all, y_all, m_all))
+        if cfg.mirror:  # emotions do not change in a mirror: half the batch is seen in one
+            flip = torch.from_numpy(rng.random(len(bi)) < 0.5).to(device)
+            q = torch.where(flip[:, None, None, None], mirror_rotations(q), q)        # (B, T, J, 4)
+            a = torch.where(flip[:, None, None], a_mirror[bi].to(device), a)          # (B, T, A)
         tf = teacher_forcing_at(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
@@ -255,6 +264,7 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
         model.load_state_dict(best[2])
     model.eval()
     model.feature_centre, model.feature_scale, model.rotations = centre, scale, cfg.rotations
+    model.mirror_average = cfg.mirror
     model.chosen_step = best[1] if best[2] is not None else cfg.steps
     if out_dir:
         save_checkpoint(model, Path(out_dir) / "model.pt", centre, scale, history, cfg,
@@ -323,6 +333,7 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[EmotionWalkNet, d
     model.feature_centre = np.asarray(ck["feature_centre"], np.float32)
     model.feature_scale = np.asarray(ck["feature_scale"], np.float32)
     model.rotations = str((ck.get("gait") or {}).get("rotations") or "first_frame")
+    model.mirror_average = bool((ck.get("train_config") or {}).get("mirror", False))
     return model.eval().to(device), ck
 
 

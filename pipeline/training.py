@@ -33,7 +33,7 @@ def _load_all(data: list[str], extra: list[str]) -> GaitSet:
 def _cfg(a) -> TrainConfig:
     return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, lambda_aff=a.lambda_aff,
                        lambda_quat=a.lambda_quat, unlabeled_fraction=a.unlabeled_fraction,
-                       val_fraction=a.val_fraction, rotations=a.rotations, seed=a.seed, device=a.device,
+                       val_fraction=a.val_fraction, rotations=a.rotations, mirror=not a.no_mirror, seed=a.seed, device=a.device,
                        threads=a.threads)
 
 
@@ -143,6 +143,8 @@ def _train_args(p) -> None:
                    help="labeled recordings held out of training to choose the step (0: keep the last step)")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--device", default=d.device, help="auto, cpu or cuda")
+    p.add_argument("--no-mirror", action="store_true",
+                   help="do not show the network gaits in a mirror (left and right swapped) while it trains")
     p.add_argument("--rotations", choices=("rest", "first_frame"), default="rest",
                    help="the network's input: rotations from the rest pose (default) or from the first frame "
                         "(the paper's); dataset files holding the other are converted")

@@ -166,6 +166,22 @@ def root_frame(positions: np.ndarray) -> np.ndarray:
 _REST = np.array([ELMD21_REST_DIRECTIONS[n] for n in ELMD21.joints[1:]])  # (20, 3) rest bone directions
 
 
+def mirror_positions(positions: np.ndarray) -> np.ndarray:
+    """The same gait seen in a mirror: x -> -x, left and right joints swapped (names from
+    the skeleton). (..., 21, 3) -> (..., 21, 3)."""
+    p = np.array(positions, dtype=np.float64)[..., list(ELMD21.mirror), :]
+    p[..., 0] *= -1
+    return p
+
+
+def mirror_rotations(q):
+    """joint_rotations of the mirrored gait, straight from the rotations: each joint takes
+    its mirror joint's rotation, mirrored (Q.qmirror_x). Exact for both references, since
+    the rest pose is left-right symmetric and a window's frame faces +Z (tested).
+    (..., 21, 4) numpy or torch -> the same."""
+    return Q.qmirror_x(q[..., list(ELMD21.mirror), :])
+
+
 def joint_rotations(positions: np.ndarray, reference: str = "rest") -> np.ndarray:
     """Per-joint rotations of a normalised gait window, as unit quaternions.
 

@@ -55,6 +55,14 @@ def qconj(q):
     return _back(q * q.new_tensor([1.0, -1.0, -1.0, -1.0]), np_)
 
 
+def qmirror_x(q):
+    """The rotation seen in a mirror across the YZ plane (x -> -x): M R M with
+    M = diag(-1, 1, 1), which is (w, x, -y, -z). (*, 4) -> (*, 4)."""
+    q, np_ = _t(q)
+    assert q.shape[-1] == 4
+    return _back(q * q.new_tensor([1.0, 1.0, -1.0, -1.0]), np_)
+
+
 def qnormalize(q):
     """Scale to unit norm. (*, 4) -> (*, 4)."""
     q, np_ = _t(q)

@@ -190,3 +190,17 @@ def test_view_of_a_walk_from_its_heading():
         v, deg = view_of(pos)
         assert v == view, (theta, v, deg)
         assert abs((deg - theta + 180) % 360 - 180) < 5, (theta, deg)
+
+
+@pytest.mark.parametrize("reference", ["rest", "first_frame"])
+def test_mirrored_rotations_are_the_rotations_of_the_mirrored_gait(reference):
+    """mirror_rotations(joint_rotations(P)) == joint_rotations(mirror_positions(P)) on a
+    normalised window with an asymmetric pose (one arm raised, the trunk turned)."""
+    g = gait.normalize(synthetic_walk(48, seed=3))
+    g[:, ELMD21.index("l_hand")] += [0.0, 0.3, 0.1]
+    g[:, ELMD21.index("neck")] += [0.05, 0.0, 0.03]
+    q = gait.joint_rotations(g, reference)
+    qm = gait.joint_rotations(gait.mirror_positions(g), reference)
+    np.testing.assert_allclose(gait.mirror_rotations(q), qm, atol=1e-5)
+    np.testing.assert_allclose(gait.mirror_positions(gait.mirror_positions(g)), g)
+    assert np.abs(q - qm).max() > 0.05  # the pose is not symmetric: the mirror changes it

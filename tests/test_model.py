@@ -32,7 +32,9 @@ def tiny_set(n_per_class=2, n_unlabeled=2, cfg=GaitConfig()) -> GaitSet:
     return gs
 
 
-LEANS = ((0.0, 0.0), (20.0, 0.0), (-15.0, 0.0), (0.0, 20.0))  # (forward, sideways) degrees, per class
+# (forward, sideways) degrees, per class; the sideways lean goes either way (a class, like
+# an emotion, that a mirror does not change)
+LEANS = ((0.0, 0.0), (20.0, 0.0), (-15.0, 0.0), (0.0, 20.0))
 
 
 def posture_set(cfg: GaitConfig, n_rec=10, seed=0) -> GaitSet:
@@ -48,7 +50,7 @@ def posture_set(cfg: GaitConfig, n_rec=10, seed=0) -> GaitSet:
     for c, (fwd, side) in enumerate(LEANS):
         for r in range(n_rec):
             walk = synthetic_walk(n=75 + int(rng.integers(0, 30)), seed=100 * c + r)[int(rng.integers(0, 25)):]
-            f, s = np.deg2rad(fwd + rng.normal(0, 2)), np.deg2rad(side + rng.normal(0, 2))
+            f, s = np.deg2rad(fwd + rng.normal(0, 2)), np.deg2rad(side * (1 if r % 2 else -1) + rng.normal(0, 2))
             up = np.array([np.sin(f), np.cos(f) * np.cos(s), np.sin(s)])  # the walk heads along +X
             q = qbetween(np.array([0.0, 1, 0]), up)
             root = walk[:, :1]
@@ -161,7 +163,10 @@ def posture_models():
     for ref in ("rest", "first_frame"):
         cfg = GaitConfig(rotations=ref)
         tr, te = posture_set(cfg, seed=0), posture_set(cfg, n_rec=3, seed=1)
-        model, _ = train(tr, TrainConfig(steps=400, lr=3e-3, batch_size=16, eval_every=100, threads=1, rotations=ref),
+        # mirror=False: the synthetic body is not left-right symmetric (its classes are
+        # postures, and a mirrored body is a posture of its own)
+        model, _ = train(tr, TrainConfig(steps=400, lr=3e-3, batch_size=16, eval_every=100, threads=1, rotations=ref,
+                                         mirror=False),
                          ModelConfig(**SMALL))
         out[ref] = (model, tr, te)
     return out
@@ -187,6 +192,19 @@ def test_eval_mode_scores_training_gaits_as_train_mode_does(posture_models):
     acc_eval, acc_train = (np.argmax(p_eval, 1) == y).mean(), (np.argmax(p_train, 1) == y).mean()
     assert acc_eval >= 0.95 and abs(acc_eval - acc_train) <= 0.05, (acc_eval, acc_train)
     assert np.abs(p_eval - p_train).mean() < 0.1
+
+
+def test_a_gait_and_its_mirror_image_get_the_same_answer():
+    from pose_lifting.gait import mirror_rotations
+    m = EmotionWalkNet(ModelConfig(**SMALL)).eval()
+    m.mirror_average = True  # as train() sets it for TrainConfig(mirror=True)
+    q = torch.from_numpy(posture_set(GaitConfig(), n_rec=2).rotations[:6])
+    with torch.no_grad():
+        p, pm = m.predict(q), m.predict(mirror_rotations(q))
+        single, single_m = m.predict(q, mirror_average=False), m.predict(mirror_rotations(q), mirror_average=False)
+    torch.testing.assert_close(p, pm, rtol=0, atol=1e-6)
+    torch.testing.assert_close(p, 0.5 * (single + single_m), rtol=0, atol=1e-6)
+    assert (single - single_m).abs().max() > 1e-3  # the untrained network alone is not symmetric
 
 
 def test_batch_norm_variant_runs_and_is_deterministic_in_eval_mode():

@@ -43,6 +43,7 @@ NAMES = {
     "lstm": "LSTM on positions + features (after Randhavane et al.)",
     "stgcn": "ST-GCN on the ELMD-21 graph",
     "taew_full": "TAEW (this paper's network), full",
+    "taew_no_mirror": "TAEW, without mirrored gaits (training and prediction)",
     "taew_labeled_only": "TAEW, labeled only (0 % unlabeled)",
     "taew_no_affective": "TAEW, without affective loss",
     "taew_first_frame": "TAEW, rotations from the first frame (the paper's input)",
@@ -83,6 +84,7 @@ def methods(cfg: TrainConfig) -> dict:
         "taew_labeled_only": taew(unlabeled_fraction=0.0),
         "taew_no_affective": taew(lambda_aff=0.0),
         "taew_first_frame": taew(rotations="first_frame"),
+        "taew_no_mirror": taew(mirror=False),
         "taew_batch_norm": taew(norm="batch"),
         "taew_val_choice": taew(val_fraction=0.2),
         "taew_unl25": taew(unlabeled_fraction=0.25),
@@ -236,7 +238,7 @@ def table(results: dict, names) -> str:
 
 
 COMPARISONS = [("taew_full", "features_logreg"), ("taew_full", "stgcn"), ("taew_full", "taew_labeled_only"),
-               ("taew_full", "taew_first_frame"), ("taew_full", "taew_no_affective"), ("taew_full", "taew_batch_norm")]
+               ("taew_full", "taew_first_frame"), ("taew_full", "taew_no_mirror"), ("taew_full", "taew_no_affective"), ("taew_full", "taew_batch_norm")]
 
 
 def comparison_table(results: dict) -> str:

@@ -1,0 +1,128 @@
+"""Does the answer on a real video hold under changes that should not change it?
+
+    python -m tools.video_consistency [VIDEO|DIR ...] [--weights W] [--json out.json]
+
+For every clip (default: the bundled sample, and ../shared/media with its walks/ when
+present) the clip answer of `run` at full rate is the reference, and four variants of the
+same clip are analysed the same way:
+  fast:   `run --fast` (pose on about 10 frames a second)
+  mirror: every frame flipped left-right (a walk to the left becomes one to the right)
+  half:   every frame at half its width and height
+  crop:   the central 80 % of every frame (10 % off each side)
+A variant agrees when its clip argmax is the reference's. Printed: one row per clip, then
+the share of clips on which each variant agrees (clips the reference cannot analyse are
+counted apart, and a variant that fails where the reference did not counts as a
+disagreement).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = ("fast", "mirror", "half", "crop")
+
+
+def transform(frame: np.ndarray, kind: str) -> np.ndarray:
+    """One BGR frame (H, W, 3) as the variant `kind` sees it."""
+    import cv2
+    if kind == "mirror":
+        return np.ascontiguousarray(frame[:, ::-1])
+    if kind == "half":
+        h, w = frame.shape[:2]
+        return cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    if kind == "crop":
+        h, w = frame.shape[:2]
+        return np.ascontiguousarray(frame[h // 10: h - h // 10, w // 10: w - w // 10])
+    raise ValueError(kind)
+
+
+def write_variant(video: Path, kind: str, out: Path) -> Path:
+    """The whole clip through transform(), encoded as H.264 at the source's frame rate."""
+    from pipeline.encode import VideoWriter
+    from pose_lifting.video import probe, read_frames
+    info = probe(str(video))
+    h, w = transform(np.zeros((info.height, info.width, 3), np.uint8), kind).shape[:2]
+    with VideoWriter(out, info.fps, w, h) as writer:
+        for _, frame in read_frames(str(video)):
+            writer.write(transform(frame, kind))
+    return out
+
+
+def answer(video: Path, weights: str, fast: bool = False) -> dict:
+    """The clip answer of `run`: {'argmax', 'labels', 'probs', 'view'} or {'error'}."""
+    from pipeline.run import RunConfig, analyze
+    try:
+        an = analyze(video, RunConfig(weights=weights, fast=fast))
+    except Exception as e:
+        return {"error": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
+    from pose_lifting.dataset import EMOTIONS
+    return {"argmax": EMOTIONS[int(np.argmax(an.probs))], "labels": an.labels, "probs": an.probs, "view": an.view}
+
+
+def consistency(videos: list[Path], weights: str, log=print) -> dict:
+    """{clip: {'reference': answer, variant: answer, ...}} and the agreement shares."""
+    rows = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for v in videos:
+            ref = answer(v, weights)
+            row = {"reference": ref}
+            if "error" not in ref:
+                row["fast"] = answer(v, weights, fast=True)
+                for kind in VARIANTS[1:]:
+                    path = write_variant(v, kind, Path(tmp) / f"{kind}.mp4")
+                    row[kind] = answer(path, weights)
+            rows[str(v)] = row
+            log(_row(v.name, row))
+    ok = [r for r in rows.values() if "error" not in r["reference"]]
+    agree = {k: float(np.mean([r[k].get("argmax") == r["reference"]["argmax"] for r in ok])) if ok else float("nan")
+             for k in VARIANTS}
+    top = [r["reference"]["argmax"] for r in ok]
+    shares = {e: top.count(e) / len(top) for e in sorted(set(top))} if top else {}
+    return {"clips": rows, "analysed": len(ok), "failed": len(rows) - len(ok), "agreement": agree,
+            "reference_argmax_shares": shares}
+
+
+def _row(name: str, row: dict) -> str:
+    ref = row["reference"]
+    if "error" in ref:
+        return f"{name[:48]:48s}  reference failed: {ref['error'][:80]}"
+    cells = [f"{k}={row[k].get('argmax', 'failed')}{'' if row[k].get('argmax') == ref['argmax'] else '*'}"
+             for k in VARIANTS]
+    return f"{name[:48]:48s}  {ref['argmax']:8s} ({ref['view']:7s})  " + "  ".join(cells)
+
+
+def find(paths: list[str]) -> list[Path]:
+    from pose_lifting.video import VIDEO_EXTENSIONS
+    out = []
+    for p in map(Path, paths):
+        out += sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_EXTENSIONS) if p.is_dir() else [p]
+    return out
+
+
+def main() -> None:
+    from pipeline.run import DEFAULT_WEIGHTS
+    ap = argparse.ArgumentParser()
+    ap.add_argument("videos", nargs="*")
+    ap.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
+    ap.add_argument("--json", help="write every answer here")
+    a = ap.parse_args()
+    shared = ROOT.parent / "shared" / "media"
+    paths = a.videos or [str(ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else [])
+    res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True))
+    print(f"\n{res['analysed']} clips analysed ({res['failed']} the reference could not); a * marks a disagreement")
+    for k, v in res["agreement"].items():
+        print(f"  {k:6s} agrees with full rate on {100 * v:.0f} % of clips")
+    print("  reference argmax shares: " + ", ".join(f"{e} {100 * s:.0f} %" for e, s in
+                                                   res["reference_argmax_shares"].items()))
+    if a.json:
+        Path(a.json).write_text(json.dumps(res, indent=1))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
