@@ -29,7 +29,7 @@ from model.train import TrainConfig, train
 from pose_lifting import dataset
 from pose_lifting.dataset import EMOTIONS, GaitSet
 
-from .report import BASELINE_EPOCHS, NAMES
+from .report import BASELINE_EPOCHS, label
 
 METHODS = ["features_logreg", "lstm", "stgcn", "taew_full", "taew_labeled_only"]
 
@@ -70,7 +70,7 @@ def table(rows: dict, title: str) -> str:
             continue
         p, ch = r["pooled"], r["chance"]
         ci = f"{p['ci'][0]:.3f}-{p['ci'][1]:.3f}" if "ci" in p else "(one test set)"
-        out.append(f"| {NAMES.get(n, n)} | " + " | ".join(f"{p[e]:.3f}" for e in EMOTIONS)
+        out.append(f"| {label(n, rows)} | " + " | ".join(f"{p[e]:.3f}" for e in EMOTIONS)
                    + f" | **{p['mAP']:.3f}** | {ci} | {r['seconds']:.0f} s |")
     if ch:
         out.append("| chance (class shares) | " + " | ".join(f"{ch[e]:.3f}" for e in EMOTIONS) + f" | {ch['mAP']:.3f} | | |")
