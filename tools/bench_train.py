@@ -56,7 +56,8 @@ def main() -> None:
     dt = (time.perf_counter() - t0) / a.steps
     m = EmotionWalkNet().eval()
     lat = {}
-    for n in (1, 64):
+    for n, mirror in ((1, False), (64, False), (1, True), (64, True)):  # mirror: as the shipped model predicts
+        m.mirror_average = mirror
         q = torch.from_numpy(np.ascontiguousarray(gs.rotations[np.arange(n) % len(gs)]))
         for _ in range(3):
             m.predict(q)
@@ -64,7 +65,7 @@ def main() -> None:
         t0 = time.perf_counter()
         for _ in range(reps):
             m.predict(q)
-        lat[n] = (time.perf_counter() - t0) / reps
+        lat[n, mirror] = (time.perf_counter() - t0) / reps
     paper_gps = PAPER_GAITS / (PAPER_SECONDS / PAPER_EPOCHS)
     print(f"device               {a.device} ({a.threads} threads)")
     print(f"parameters           {n_params(m):,}")
@@ -72,8 +73,10 @@ def main() -> None:
     print(f"seconds per step     {dt:.3f}")
     print(f"gaits per second     {per_step / dt:.0f}   (paper: {paper_gps:.0f} on a GTX 1080Ti; ratio {per_step / dt / paper_gps:.2f})")
     print(f"training as shipped  {TrainConfig.steps} steps ~ {TrainConfig.steps * dt / 60:.1f} min here")
-    print(f"inference latency    {1000 * lat[1]:.1f} ms per single gait, {1000 * lat[64] / 64:.2f} ms per gait "
-          f"in batches of 64 (CPU, {a.threads} threads)")
+    for mirror in (False, True):
+        print(f"inference latency    {1000 * lat[1, mirror]:.1f} ms per single gait, {1000 * lat[64, mirror] / 64:.2f} ms "
+              f"per gait in batches of 64 (CPU, {a.threads} threads)"
+              + ("; with the mirror average (the shipped model)" if mirror else "; one pass"))
 
 
 if __name__ == "__main__":
