@@ -7,7 +7,7 @@ rendered (the same `render()`), and the page shows the overlay, the probability 
 the clip answer and the per-window table, with downloads of the JSON, the analysis file
 (`run --save-analysis`'s .npz, which `render --analysis` reads) and the overlay.
 
-FastAPI + uvicorn, not Gradio: the page is four small files shipped in this package
+FastAPI + uvicorn, not Gradio: the page is three small files shipped in this package
 (`pipeline/static/`, no CDN, no web fonts, works offline), the API is plain JSON that a
 script can call too, and the test client comes with the framework. Gradio's own front end
 would pull a large dependency tree and decide the layout for us.
