@@ -140,16 +140,6 @@ class Jobs:
         """Start storing an upload: .write(chunk) as bytes arrive, then .finish()."""
         return Upload(self, Path(name).name[:200] or "video")
 
-    def add(self, name: str, chunks) -> tuple[Status, bool]:
-        """Store an upload given as an iterable of byte chunks; see Upload.finish."""
-        up = self.upload(name)
-        try:
-            for c in chunks:
-                up.write(c)
-            return up.finish()
-        finally:
-            up.close()
-
     # ---- the worker ---------------------------------------------------------------------
     def _loop(self) -> None:
         while True:

@@ -1,16 +1,14 @@
 """pipeline.cluster: the local pool and Ray run harvest's tasks with the same results."""
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import ROOT, assert_clean_error, run_cli
+from conftest import assert_clean_error, run_cli
 from pipeline.cluster import ClusterError, TaskFailure, local_pool, ray_cluster
-from test_harvest import _clips, _same
+from test_harvest import _clips, _same, kill_after_first_part
 
 ray = pytest.importorskip("ray", reason="Ray is not installed (pip install -e '.[cluster]')")
 
@@ -98,21 +96,7 @@ def test_ray_harvest_equals_the_local_harvest_gait_for_gait(clips, local_result,
 
 def test_ray_driver_killed_mid_harvest_resumes_with_nothing_lost_or_doubled(clips, local_result, tmp_path):
     out = tmp_path / "killed.h5"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "harvest", str(clips), "-o", str(out), "--fast",
-                             "--ray", "--workers", "1"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    parts = tmp_path / "killed.h5.parts"
-
-    def finished():
-        return [p for p in parts.glob("*.npz") if not p.name.startswith(".")] if parts.is_dir() else []
-
-    t0 = time.time()
-    while time.time() - t0 < 180 and not finished():
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    n_done = len(finished())
+    n_done = kill_after_first_part(["harvest", clips, "-o", out, "--fast", "--ray", "--workers", "1"])
     assert 1 <= n_done < 4, "the kill landed mid-harvest"
     assert not out.exists()
     p = run_cli("harvest", clips, "-o", out, "--fast", "--ray", "--workers", "2")

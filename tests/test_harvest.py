@@ -4,6 +4,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,26 +67,33 @@ def _same(a, b):
     assert list(ga.source) == list(gb.source) and list(ga.recording) == list(gb.recording)
 
 
+def kill_after_first_part(args, timeout=180) -> int:
+    """Start `python -m pipeline ARGS` (a harvest into `-o OUT`), kill -9 it as soon as one
+    journal part is renamed into place; returns the number of finished parts."""
+    out = Path(args[args.index("-o") + 1])
+    parts = out.with_name(out.name + ".parts")
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline", *map(str, args)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def finished():  # journal entries that were renamed into place (not the hidden temporaries)
+        return [p for p in parts.glob("*.npz") if not p.name.startswith(".")] if parts.is_dir() else []
+
+    t0 = time.time()
+    while time.time() - t0 < timeout and not finished():
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    return len(finished())
+
+
 def test_kill_and_resume_equals_a_clean_run(tmp_path):
     (tmp_path / "clips").mkdir()
     clips = _clips(tmp_path / "clips", 3)
     clean = tmp_path / "clean.h5"
     assert run_cli("harvest", clips, "-o", clean).returncode == 0
     killed = tmp_path / "killed.h5"
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.Popen([sys.executable, "-m", "pipeline", "harvest", str(clips), "-o", str(killed)], cwd=ROOT,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    parts = tmp_path / "killed.h5.parts"
-
-    def finished():  # journal entries that were renamed into place (not the hidden temporaries)
-        return [p for p in parts.glob("*.npz") if not p.name.startswith(".")] if parts.is_dir() else []
-
-    t0 = time.time()
-    while time.time() - t0 < 120 and not finished():
-        time.sleep(0.02)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    n_done = len(finished())
+    n_done = kill_after_first_part(["harvest", clips, "-o", killed])
     assert 1 <= n_done < 3, "the kill landed mid-harvest"
     assert not killed.exists()  # nothing half-written
     p = run_cli("harvest", clips, "-o", killed)
