@@ -2,9 +2,10 @@
 
     python -m pipeline render VIDEO -o overlay.mp4 [--analysis a.npz] [--side-by-side] [--summary s.png]
 
-Drawn on every frame: the tracked ELMD-21 skeleton (colours by body part: torso, arms,
-legs; left limbs lighter), a panel of the four emotion probabilities of the gait windows
-covering the frame (predicted labels, above 1/C, marked), and a timeline strip of the
+Drawn on every frame: the ELMD-21 skeleton of every tracked person, each in their own
+colour (left limbs lighter) with a tag over the head: id and current label, or "not
+walking"; a panel of the main walker's four emotion probabilities over the gait windows
+covering the frame (predicted labels, above 1/C, marked), and a timeline strip of those
 probabilities over the clip with a cursor. `--side-by-side` adds the 3D skeleton in world
 coordinates seen from a fixed camera. Pose runs once: pass `run --save-analysis`'s file
 with `--analysis`, or the render runs the analysis itself, once.
@@ -37,20 +38,38 @@ def joint_colours() -> list[tuple[int, int, int]]:
 
 
 def load_analysis(path: str | Path) -> dict:
-    """An analysis written by `run --save-analysis`."""
+    """An analysis written by `run --save-analysis`: meta, frames (N,), ids (P,),
+    world (P, N, 33, 3), image (P, N, 33, 2), visibility (P, N, 33), fps."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such analysis file")
     try:
         d = np.load(path, allow_pickle=False)
-        return dict(meta=json.loads(str(d["meta"])), frames=d["frames"], world=d["world"], image=d["image"],
-                    visibility=d["visibility"], fps=float(d["fps"]))
+        an = dict(meta=json.loads(str(d["meta"])), frames=d["frames"], ids=d["ids"], world=d["world"],
+                  image=d["image"], visibility=d["visibility"], fps=float(d["fps"]))
     except Exception as e:
-        raise ValueError(f"{path}: not an analysis file from `run --save-analysis` ({type(e).__name__})") from None
+        raise ValueError(f"{path}: not an analysis file from this version of `run --save-analysis` "
+                         f"({type(e).__name__})") from None
+    if an["world"].ndim != 4 or len(an["meta"].get("persons", [])) != len(an["ids"]):
+        raise ValueError(f"{path}: not an analysis file from this version of `run --save-analysis`")
+    return an
 
 
-def per_frame(an: dict, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Interpolate the track onto every video frame.
+def person_colours(n: int) -> list[tuple[int, int, int]]:
+    """A distinct BGR colour per person (golden-angle hues), the first one the part colours' torso."""
+    import cv2
+    hsv = np.array([[[int(15 + 137.5 * k) % 180, 200, 255] for k in range(n)]], np.uint8)
+    return [tuple(int(v) for v in c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0]]
+
+
+def limb_colours(colour) -> list[tuple[int, int, int]]:
+    """Per-joint colours of one person: their colour, left limbs lighter."""
+    base = np.array(colour, float)
+    return [tuple(int(v) for v in (base + (255 - base) * 0.45 if side == "left" else base)) for side in ELMD21.side]
+
+
+def per_frame(an: dict, n_frames: int, k: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Interpolate person k's track onto every video frame.
 
     Returns joints2d (F, 21, 2) pixels, world (F, 21, 3) metres, probs (F, C); NaN where
     there is no pose within a short gap, or no gait window covers the frame.
@@ -58,9 +77,9 @@ def per_frame(an: dict, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     from pose_lifting.lifting import MAX_GAP_S
 
     frames = an["frames"]
-    ok = np.isfinite(an["image"]).all((1, 2))
-    img = retarget(an["image"].astype(np.float64), MEDIAPIPE33)
-    wld = retarget(an["world"].astype(np.float64), MEDIAPIPE33)
+    ok = np.isfinite(an["image"][k]).all((1, 2))
+    img = retarget(an["image"][k].astype(np.float64), MEDIAPIPE33)
+    wld = retarget(an["world"][k].astype(np.float64), MEDIAPIPE33)
     F = np.arange(n_frames)
     j2 = np.full((n_frames, 21, 2), np.nan)
     w3 = np.full((n_frames, 21, 3), np.nan)
@@ -68,18 +87,18 @@ def per_frame(an: dict, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
         fo = frames[ok]
         for arr, src in ((j2, img[ok]), (w3, wld[ok])):
             flat = src.reshape(len(fo), -1)
-            arr.reshape(n_frames, -1)[:] = np.stack([np.interp(F, fo, flat[:, k]) for k in range(flat.shape[1])], 1)
+            arr.reshape(n_frames, -1)[:] = np.stack([np.interp(F, fo, flat[:, c]) for c in range(flat.shape[1])], 1)
         # blank frames far from any observed pose (nearest observation by binary search:
         # memory stays linear in the video's length)
-        k = np.clip(np.searchsorted(fo, F), 1, len(fo) - 1) if len(fo) > 1 else np.zeros(n_frames, int)
-        gap = np.minimum(np.abs(F - fo[k]), np.abs(F - fo[np.maximum(k - 1, 0)]))
+        c = np.clip(np.searchsorted(fo, F), 1, len(fo) - 1) if len(fo) > 1 else np.zeros(n_frames, int)
+        gap = np.minimum(np.abs(F - fo[c]), np.abs(F - fo[np.maximum(c - 1, 0)]))
         near = gap <= max(1, MAX_GAP_S * an["meta"]["fps"] / 2)
         j2[~near] = np.nan
         w3[~near] = np.nan
     probs = np.full((n_frames, len(EMOTIONS)), np.nan)
     acc = np.zeros((n_frames, len(EMOTIONS)))
     cnt = np.zeros(n_frames)
-    for w in an["meta"]["windows"]:
+    for w in an["meta"]["persons"][k]["windows"]:
         if w["probs"]:
             a, b = int(np.floor(w["start_frame"])), int(np.ceil(w["end_frame"]))
             acc[a:b + 1] += np.asarray(w["probs"])
@@ -87,6 +106,31 @@ def per_frame(an: dict, n_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
     has = cnt > 0
     probs[has] = acc[has] / cnt[has, None]
     return j2, w3, probs
+
+
+def draw_tag(img: np.ndarray, joints: np.ndarray, text: str, colour, scale: float) -> None:
+    """The person's tag, centred above the head."""
+    import cv2
+    if not np.isfinite(joints).all():
+        return
+    font, fs, th = cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, max(1, int(round(1.5 * scale)))
+    (tw, th), _ = cv2.getTextSize(text, font, fs, th)
+    x = int(joints[:, 0].mean() - tw / 2)
+    y = int(joints[:, 1].min() - 14 * scale)
+    x, y = min(max(x, 2), img.shape[1] - tw - 2), min(max(y, th + 4), img.shape[0] - 4)
+    cv2.rectangle(img, (x - 3, y - th - 4), (x + tw + 3, y + 5), (0, 0, 0), -1)
+    cv2.putText(img, text, (x, y), font, fs, colour, th, cv2.LINE_AA)
+
+
+def tag_text(person: dict, probs: np.ndarray) -> str:
+    """'#2 sad 0.83' (the current windows' top class), '#2 sad' (the clip's, between
+    windows) or '#2 not walking'."""
+    if not person["walking"]:
+        return f"#{person['id']} not walking"
+    if np.isfinite(probs).all():
+        c = int(np.argmax(probs))
+        return f"#{person['id']} {EMOTIONS[c]} {probs[c]:.2f}"
+    return f"#{person['id']} {', '.join(person['clip']['labels']) or '-'}"
 
 
 def draw_skeleton(img: np.ndarray, joints: np.ndarray, colours, thickness: int) -> None:
@@ -100,18 +144,20 @@ def draw_skeleton(img: np.ndarray, joints: np.ndarray, colours, thickness: int) 
         cv2.circle(img, tuple(pt), thickness + 2, colours[j], -1, cv2.LINE_AA)
 
 
-def draw_panel(img: np.ndarray, probs: np.ndarray | None, clip: dict, scale: float, view: str = "") -> None:
+def draw_panel(img: np.ndarray, probs: np.ndarray | None, clip: dict, scale: float, view: str = "",
+               who: str = "") -> None:
     """Probability bars, top-left. probs (C,) of the current windows, or None (then the clip's).
-    view: the walk's view (side, frontal, oblique), shown in the title."""
+    view: the walk's view (side, frontal, oblique), shown in the title; who: '#2 ' when
+    several people are tracked."""
     import cv2
     p = probs if probs is not None and np.isfinite(probs).all() else np.array([clip[e] for e in EMOTIONS])
     title = "gait window" if probs is not None and np.isfinite(probs).all() else "whole clip"
     pad, row = int(12 * scale), int(34 * scale)
-    w, h = int((330 + (70 if view else 0)) * scale), pad * 2 + row * (len(EMOTIONS) + 1)
+    w, h = int((330 + (70 if view else 0) + 12 * len(who)) * scale), pad * 2 + row * (len(EMOTIONS) + 1)
     roi = img[pad:pad + h, pad:pad + w]
     roi[:] = (roi * 0.35).astype(np.uint8)
     font, fs, th = cv2.FONT_HERSHEY_SIMPLEX, 0.62 * scale, max(1, int(round(1.5 * scale)))
-    cv2.putText(img, f"perceived emotion ({title}{', ' + view + ' view' if view else ''})", (2 * pad, pad + int(row * 0.75)), font, fs * 0.85,
+    cv2.putText(img, f"{who}perceived emotion ({title}{', ' + view + ' view' if view else ''})", (2 * pad, pad + int(row * 0.75)), font, fs * 0.85,
                 (255, 255, 255), th, cv2.LINE_AA)
     for i, (e, v) in enumerate(zip(EMOTIONS, p)):
         y = pad + row * (i + 1)
@@ -202,10 +248,15 @@ def render(video: str, output: str, analysis: dict, side_by_side: bool = False, 
     info = probe(video)
     meta = analysis["meta"]
     n = info.n_frames
-    j2, w3, probs = per_frame(analysis, n)
-    colours = joint_colours()
+    persons = meta["persons"]
+    main = next((k for k, p in enumerate(persons) if p["id"] == meta["person"]), 0)
+    tracks = [per_frame(analysis, n, k) for k in range(len(persons))]
+    j2, w3, probs = tracks[main]
+    colours = joint_colours()  # the main walker keeps the body-part colours
+    others = person_colours(len(persons))
     scale = max(0.6, min(info.width, info.height) / 720)
     clip = meta["clip"]["probs"]
+    who = f"#{meta['person']} " if len(persons) > 1 else ""
     W = info.width + (info.height if side_by_side else 0)
     key = _key_frame(meta, n)
     curves = timeline_curves(probs, info.width, int(0.14 * info.height))
@@ -214,15 +265,23 @@ def render(video: str, output: str, analysis: dict, side_by_side: bool = False, 
     from .safety import atomic
 
     blank2, blank3, blankp = (np.full(a.shape[1:], np.nan) for a in (j2, w3, probs))
+    thick = max(2, int(round(3 * scale)))
     with atomic(output) as tmp, VideoWriter(tmp, info.fps, W, info.height, audio_from=video) as out, \
             tqdm(total=n, disable=not progress, desc="render", unit="frame", leave=False) as bar:
         for i, frame in read_frames(video):
             # a frame past the container's declared count is drawn bare, and kept
+            for k, (pj2, _, pp) in enumerate(tracks):
+                if k != main and i < n:
+                    col = others[k]
+                    draw_skeleton(frame, pj2[i], limb_colours(col), max(1, thick - 1))
+                    draw_tag(frame, pj2[i], tag_text(persons[k], pp[i]), col, scale)
             pose2, pose3, p = (j2[i], w3[i], probs[i]) if i < n else (blank2, blank3, blankp)
-            draw_skeleton(frame, pose2, colours, max(2, int(round(3 * scale))))
+            draw_skeleton(frame, pose2, colours, thick)
+            if who:
+                draw_tag(frame, pose2, tag_text(persons[main], p), (255, 255, 255), scale)
             if i == key:
                 key_img = frame.copy()
-            draw_panel(frame, p, clip, scale, meta["clip"].get("view", ""))
+            draw_panel(frame, p, clip, scale, meta["clip"].get("view", ""), who)
             draw_timeline(frame, curves, n, i, scale)
             if side_by_side:
                 frame = np.concatenate([frame, draw_world(pose3, info.height, colours, scale)], 1)
@@ -301,7 +360,8 @@ def cmd_render(a) -> int:
             raise ValueError(f"{a.analysis} was made from another video ({an['meta']['video']}, "
                              f"sha256 {want[:12]}), not {a.video} ({have[:12]})")
     else:
-        res = analyze(a.video, RunConfig(weights=a.weights, roi=parse_roi(a.roi) if a.roi else None),
+        res = analyze(a.video, RunConfig(weights=a.weights, roi=parse_roi(a.roi) if a.roi else None,
+                                         people=not a.single, person=a.person),
                       progress=sys.stderr.isatty())
         with tempfile.TemporaryDirectory() as d:
             save_analysis(res, Path(d) / "analysis.npz")
@@ -320,5 +380,7 @@ def register(sub) -> None:
     p.add_argument("--side-by-side", action="store_true", help="add the 3D skeleton seen from a fixed camera")
     p.add_argument("--summary", help="also write a PNG: key frame with skeleton and the timeline")
     p.add_argument("--roi", help="x,y,w,h, as for `run`")
+    p.add_argument("--single", action="store_true", help="as for `run`: follow one walker (legacy pose)")
+    p.add_argument("--person", type=int, help="as for `run`: draw and report this person only")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.set_defaults(func=cmd_render)

@@ -28,8 +28,11 @@ class NoGaitError(ValueError):
 @dataclass
 class RunConfig:
     weights: str = str(DEFAULT_WEIGHTS)
-    roi: tuple | None = None          # (x, y, w, h) pixels; None: auto
-    auto_roi: bool = True             # look for the walker when no roi is given
+    roi: tuple | None = None          # (x, y, w, h) pixels; None: the full frame (people) or auto (single)
+    people: bool = True               # every person (Tasks PoseLandmarker); False: one walker (legacy pose)
+    max_people: int = 4               # poses looked for per frame (people mode)
+    person: int | None = None         # keep this person's answer only (people mode)
+    auto_roi: bool = True             # single mode: look for the walker when no roi is given
     fast: bool = False                # pose on every `stride`-th frame only
     stride: int = 0                   # 0: fps / 10 in fast mode, 1 otherwise
     max_side: int = lifting.MAX_SIDE
@@ -51,7 +54,37 @@ class Window:
 
 
 @dataclass
+class Person:
+    """One tracked person: where and when, whether they walk, and if so their answer."""
+
+    id: int
+    walking: bool
+    reason: str                       # why not walking; "" when walking
+    first_frame: int
+    last_frame: int
+    start_s: float
+    end_s: float
+    region: tuple | None              # (x, y, w, h) pixels: the box the person occupies over the track
+    travel: float                     # body heights moved across the image (pose_lifting.people.travel)
+    windows: list = field(default_factory=list)
+    probs: list | None = None         # clip-level probabilities over EMOTIONS (walking people only)
+    labels: list = field(default_factory=list)
+    view: str = ""                    # side | frontal | oblique: the most common view of the passing windows
+    gaits: list = field(default_factory=list)  # pose_lifting.gait.Gait of every passing window
+    track: lifting.Track | None = None
+
+    def to_json(self) -> dict:
+        return dict(id=self.id, walking=self.walking, reason=self.reason, first_frame=self.first_frame,
+                    last_frame=self.last_frame, start_s=self.start_s, end_s=self.end_s, region=self.region,
+                    travel=self.travel, windows=[asdict(w) for w in self.windows],
+                    clip=dict(probs=dict(zip(EMOTIONS, self.probs or [])), labels=self.labels, view=self.view))
+
+
+@dataclass
 class Analysis:
+    """A video's analysis: every tracked person, and the main walker (`person`), whose
+    windows and answer the properties below give (the only person in single mode)."""
+
     video: str
     fps: float
     frames: int
@@ -59,19 +92,34 @@ class Analysis:
     height: int
     roi: tuple | None
     stride: int
-    windows: list = field(default_factory=list)
-    probs: list | None = None         # clip-level probabilities over EMOTIONS
-    labels: list = field(default_factory=list)
-    track: lifting.Track | None = None
     timing: dict = field(default_factory=dict)  # frame-timestamp regularity (Track.timing)
-    view: str = ""                    # side | frontal | oblique: the most common view of the passing windows
-    gaits: list = field(default_factory=list)  # pose_lifting.gait.Gait of every passing window
+    persons: list = field(default_factory=list)
+    person: int | None = None         # id of the main walker
+    mode: str = "people"              # people | single
+
+    @property
+    def main(self) -> Person | None:
+        return next((p for p in self.persons if p.id == self.person), None)
+
+    @property
+    def walkers(self) -> list:
+        return [p for p in self.persons if p.walking]
+
+    windows = property(lambda self: self.main.windows if self.main else [])
+    probs = property(lambda self: self.main.probs if self.main else None)
+    labels = property(lambda self: self.main.labels if self.main else [])
+    view = property(lambda self: self.main.view if self.main else "")
+    gaits = property(lambda self: self.main.gaits if self.main else [])
+    track = property(lambda self: self.main.track if self.main else None)
 
     def to_json(self) -> dict:
+        """The main walker's windows and clip at the top level (as for one person), and
+        every person, walking or not, under `persons`."""
         return dict(video=self.video, fps=self.fps, frames=self.frames, roi=self.roi, stride=self.stride,
-                    timing=self.timing,
-                    emotions=list(EMOTIONS), windows=[asdict(w) for w in self.windows],
-                    clip=dict(probs=dict(zip(EMOTIONS, self.probs or [])), labels=self.labels, view=self.view))
+                    timing=self.timing, mode=self.mode, emotions=list(EMOTIONS), person=self.person,
+                    windows=[asdict(w) for w in self.windows],
+                    clip=dict(probs=dict(zip(EMOTIONS, self.probs or [])), labels=self.labels, view=self.view),
+                    persons=[p.to_json() for p in self.persons])
 
 
 def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfig | None = None,
@@ -83,7 +131,8 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
     """
     from tqdm import tqdm
 
-    from pose_lifting.pose import MediaPipePose
+    from pose_lifting import people
+    from pose_lifting.pose import MediaPipePeople, MediaPipePose
     from pose_lifting.video import VideoError, probe
 
     video = str(video)
@@ -100,7 +149,7 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
     roi = cfg.roi
     if roi is not None:
         roi = lifting.clamp_roi(roi, info.width, info.height)
-    elif cfg.auto_roi:
+    elif cfg.auto_roi and not cfg.people:
         roi = lifting.auto_roi(video, info, samples=2 if cfg.fast else 3, max_side=cfg.max_side)
     if loading is not None:
         model, ck = loading.result()  # a bad or mismatched weights file fails here, before pose runs
@@ -108,18 +157,27 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
     frames = np.arange(0, info.n_frames, stride) if stride > 1 else None
     n_todo = info.n_frames if frames is None else len(frames)
     with tqdm(total=n_todo, disable=not progress, desc="pose", unit="frame", leave=False) as bar:
-        est = MediaPipePose(complexity=cfg.pose_complexity)
-        try:
-            done = [0]  # a disabled tqdm bar does not count
+        done = [0]  # a disabled tqdm bar does not count
 
-            def advance(k: int) -> None:
-                bar.update(k)
-                done[0] += k
-                if on_progress is not None:
-                    on_progress(done[0], n_todo)
-            tr = lifting.track(video, frames, roi, est, cfg.max_side, advance, info)
-        finally:
-            est.close()
+        def advance(k: int) -> None:
+            bar.update(k)
+            done[0] += k
+            if on_progress is not None:
+                on_progress(done[0], n_todo)
+        if cfg.people:
+            est = MediaPipePeople(max_people=cfg.max_people)
+            try:
+                processed, tracks = people.track_people(video, frames, roi, est, cfg.max_side, progress=advance,
+                                                         info=info)
+            finally:
+                est.close()
+        else:
+            est = MediaPipePose(complexity=cfg.pose_complexity)
+            try:
+                tracks = [lifting.track(video, frames, roi, est, cfg.max_side, advance, info)]
+                processed = tracks[0].frames
+            finally:
+                est.close()
     if loading is not None:
         model, ck = loading.result()
     if gait_cfg is None:
@@ -129,23 +187,69 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
                               canonical=bool(g.get("canonical", True)),
                               rotations=str(g.get("rotations") or "first_frame"))
     expected_last = info.n_frames - 1 if frames is None else int(frames[-1])
-    missing = expected_last - int(tr.frames[-1])
+    missing = expected_last - int(processed[-1])
     if missing > max(2, 0.05 * info.n_frames) and not cfg.allow_truncated:
-        raise VideoError(f"{video}: truncated video: frames stop at {int(tr.frames[-1]) + 1} of the "
+        raise VideoError(f"{video}: truncated video: frames stop at {int(processed[-1]) + 1} of the "
                          f"{info.n_frames} the container declares (--allow-truncated analyses what decodes)")
-    n_frames = info.n_frames if missing <= max(2, 0.05 * info.n_frames) else int(tr.frames[-1]) + 1
-    an = Analysis(video, info.fps, n_frames, info.width, info.height, roi, stride, track=tr,
-                  timing=tr.timing(info.fps))
+    n_frames = info.n_frames if missing <= max(2, 0.05 * info.n_frames) else int(processed[-1]) + 1
+    an = Analysis(video, info.fps, n_frames, info.width, info.height, roi, stride,
+                  timing=tracks[0].timing(info.fps) if tracks else {}, mode="people" if cfg.people else "single")
     if an.timing.get("variable_frame_rate"):
         print(f"warning: {video} has a variable frame rate (frame intervals stray up to "
               f"{an.timing['max_interval_deviation']:.0%} from 1/{info.fps:g} s): window times may be off by up to "
               f"{an.timing['max_time_error_s']:.2f} s", file=sys.stderr)
+    for tr in tracks:
+        p = _person(tr, info, gait_cfg, cfg.min_steps)
+        if p is not None:
+            an.persons.append(p)
+    where = "" if roi is None else f" inside the region {roi}"
+    if not an.persons:
+        raise NoGaitError(f"{video}: no person found in {len(processed)} frames{where}")
+    if cfg.person is not None:
+        chosen = next((p for p in an.persons if p.id == cfg.person), None)
+        if chosen is None:
+            raise NoGaitError(f"{video}: no person {cfg.person}; tracked: {_roster(an.persons)}")
+        an.persons = [chosen]
+    if not an.walkers:
+        if len(an.persons) == 1:
+            raise NoGaitError(f"{video}: {an.persons[0].reason}")
+        raise NoGaitError(f"{video}: no one walks among the {len(an.persons)} people tracked{where}: "
+                          f"{_roster(an.persons)}")
+    an.person = max(an.walkers, key=lambda p: (len(p.gaits), p.last_frame - p.first_frame)).id
+    if classify:
+        import torch
+        q = torch.from_numpy(np.stack([g.rotations for p in an.walkers for g in p.gaits]))
+        probs = model.predict(q).numpy()
+        k = 0
+        for p in an.walkers:
+            mine = probs[k:k + len(p.gaits)]
+            k += len(p.gaits)
+            for w, pr in zip([w for w in p.windows if w.passed], mine):
+                w.probs = [round(float(x), 4) for x in pr]
+            clip = mine.mean(0)
+            p.probs = [round(float(x), 4) for x in clip]
+            p.labels = [e for e, x in zip(EMOTIONS, clip) if x > 1.0 / len(EMOTIONS)]
+    return an
+
+
+def _roster(persons: list) -> str:
+    return "; ".join(f"person {p.id} " + ("walking" if p.walking else f"not walking ({p.reason})") for p in persons)
+
+
+def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Person | None:
+    """One track -> its gait windows, quality checks and walking judgment (None when the
+    track has no usable frame at all)."""
+    from pose_lifting import people
+
     segs = lifting.segments(tr)
     if not segs:
-        raise NoGaitError(f"{video}: no person found in {len(tr.frames)} frames"
-                          + ("" if roi is None else f" inside the region {roi}"))
+        return None
+    seen = tr.frames[np.isfinite(tr.world).all((1, 2))]
+    moved = round(people.travel(tr), 2)
+    p = Person(tr.person, False, "", int(seen[0]), int(seen[-1]), round(seen[0] / info.fps, 3),
+               round(seen[-1] / info.fps, 3), people.region(tr, info.width, info.height), moved, track=tr)
     longest = max(s.duration for s in segs)
-    kept, reasons = [], []
+    reasons = []
     for si, seg in enumerate(segs):
         try:
             spans = window_starts(len(seg.frames), seg.fps, gait_cfg)
@@ -153,39 +257,40 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
             continue
         for s, e in spans:
             raw = normalize(resample(seg.positions, s, e, gait_cfg.t))
-            chk = lifting.check_window(raw, seg.visibility, cfg.min_steps)
+            view, deg = lifting.view_of(seg.positions[int(s):int(np.ceil(e)) + 1])
+            chk = lifting.check_window(raw, seg.visibility, min_steps, heading_deg=deg)
             f0 = float(np.interp(s, np.arange(len(seg.frames)), seg.frames))
             f1 = float(np.interp(e, np.arange(len(seg.frames)), seg.frames))
-            view, deg = lifting.view_of(seg.positions[int(s):int(np.ceil(e)) + 1])
-            q = dict(steps=chk.steps, visibility=round(chk.visibility, 3), bone_ratio=round(chk.bone_ratio, 3),
-                     interpolated=round(seg.interpolated, 3), view=view, heading_deg=deg, reason=chk.reason)
-            an.windows.append(Window(si, f0, f1, f0 / info.fps, f1 / info.fps, [], q, chk.passed))
+            obs = np.isfinite(tr.world[(tr.frames >= f0) & (tr.frames <= f1)]).all((1, 2)).mean()
+            if chk.passed and obs < lifting.MIN_SEEN_SHARE:
+                chk.passed, chk.reason = False, f"the person is seen in {obs:.0%} of the window's frames only"
+            q = dict(steps=chk.steps, stride=chk.stride, seen=round(float(obs), 3), visibility=round(chk.visibility, 3),
+                     bone_ratio=round(chk.bone_ratio, 3), interpolated=round(seg.interpolated, 3), view=view,
+                     heading_deg=deg, reason=chk.reason)
+            p.windows.append(Window(si, f0, f1, f0 / info.fps, f1 / info.fps, [], q, chk.passed))
             if chk.passed:
                 # the window is resampled and normalised once, for the check and the gait
-                g = finish_gait(raw, f0, f1, gait_cfg, stretched=(e - s) / seg.fps < gait_cfg.window_s - 1e-6)
-                kept.append((len(an.windows) - 1, g))
+                p.gaits.append(finish_gait(raw, f0, f1, gait_cfg,
+                                           stretched=(e - s) / seg.fps < gait_cfg.window_s - 1e-6))
             else:
                 reasons.append(chk.reason)
-    if not an.windows:
+    if not p.windows:
         need = gait_cfg.min_fraction * gait_cfg.window_s
-        raise NoGaitError(f"{video}: the person is tracked for at most {longest:.2f} s without a break; "
-                          f"at least {need:.2f} s of walking is needed for one gait")
-    if not kept:
-        common = max(set(reasons), key=reasons.count)
-        raise NoGaitError(f"{video}: no walking gait found in {len(an.windows)} window(s): {common}")
-    an.gaits = [g for _, g in kept]
-    views = [an.windows[wi].quality["view"] for wi, _ in kept]
-    an.view = max(set(views), key=views.count)
-    if classify:
-        import torch
-        q = torch.from_numpy(np.stack([g.rotations for g in an.gaits]))
-        probs = model.predict(q).numpy()
-        for (wi, _), p in zip(kept, probs):
-            an.windows[wi].probs = [round(float(x), 4) for x in p]
-        clip = probs.mean(0)
-        an.probs = [round(float(x), 4) for x in clip]
-        an.labels = [e for e, p in zip(EMOTIONS, clip) if p > 1.0 / len(EMOTIONS)]
-    return an
+        p.reason = (f"the person is tracked for at most {longest:.2f} s without a break; "
+                    f"at least {need:.2f} s of walking is needed for one gait")
+    elif not p.gaits:
+        p.reason = f"no walking gait found in {len(p.windows)} window(s): {max(set(reasons), key=reasons.count)}"
+    p.walking = not p.reason
+    if not p.walking:  # windows of a person who does not walk are not classified
+        for w in p.windows:
+            if w.passed:
+                w.passed = False
+                w.quality["reason"] = p.reason
+        p.gaits = []
+    else:
+        views = [w.quality["view"] for w in p.windows if w.passed]
+        p.view = max(set(views), key=views.count)
+    return p
 
 
 def _load(weights: str):
@@ -195,21 +300,33 @@ def _load(weights: str):
 
 
 def format_table(an: Analysis) -> str:
+    """One table per walking person (the main walker first), then a line for each person
+    who does not walk. The last line says the main walker's answer."""
     lines = [f"{an.video}: {an.frames} frames at {an.fps:g} fps"
              + (f", region {an.roi}" if an.roi else "") + (f", pose every {an.stride} frames" if an.stride > 1 else "")
-             + (f", {an.view} view" if an.view else "")]
+             + (f", {an.view} view" if an.view and len(an.persons) == 1 else "")
+             + (f", {len(an.walkers)} walking of {len(an.persons)} people tracked" if len(an.persons) > 1 else "")]
     head = f"{'window':>14} " + " ".join(f"{e:>8}" for e in EMOTIONS) + "  labels"
-    lines += ["", head, "-" * len(head)]
-    for w in an.windows:
-        span = f"{w.start_s:5.2f}-{w.end_s:5.2f}s"
-        if w.passed:
-            labs = ",".join(e for e, p in zip(EMOTIONS, w.probs) if p > 1 / len(EMOTIONS))
-            lines.append(f"{span:>14} " + " ".join(f"{p:8.3f}" for p in w.probs) + f"  {labs}")
-        else:
-            lines.append(f"{span:>14}   skipped: {w.quality['reason']}")
-    lines += ["-" * len(head), f"{'clip':>14} " + " ".join(f"{p:8.3f}" for p in an.probs)
-              + f"  {','.join(an.labels) or '-'}",
-              "", f"perceived: {', '.join(an.labels) or 'no class above chance (1/4)'}"]
+    for p in sorted(an.walkers, key=lambda p: p.id != an.person):
+        if len(an.persons) > 1:
+            lines += ["", f"person {p.id}{' (main walker)' if p.id == an.person else ''}: "
+                      f"{p.start_s:.2f}-{p.end_s:.2f} s, region {p.region}, {p.view} view"]
+        lines += ["", head, "-" * len(head)]
+        for w in p.windows:
+            span = f"{w.start_s:5.2f}-{w.end_s:5.2f}s"
+            if w.passed:
+                labs = ",".join(e for e, x in zip(EMOTIONS, w.probs) if x > 1 / len(EMOTIONS))
+                lines.append(f"{span:>14} " + " ".join(f"{x:8.3f}" for x in w.probs) + f"  {labs}")
+            else:
+                lines.append(f"{span:>14}   skipped: {w.quality['reason']}")
+        lines += ["-" * len(head), f"{'clip':>14} " + " ".join(f"{x:8.3f}" for x in p.probs)
+                  + f"  {','.join(p.labels) or '-'}"]
+    rest = [p for p in an.persons if not p.walking]
+    if rest:
+        lines += [""] + [f"person {p.id}: not walking, {p.start_s:.2f}-{p.end_s:.2f} s, region {p.region}: {p.reason}"
+                         for p in rest]
+    said = ", ".join(an.labels) or "no class above chance (1/4)"
+    lines += ["", (f"perceived (person {an.person}): " if len(an.walkers) > 1 else "perceived: ") + said]
     return "\n".join(lines)
 
 
@@ -219,7 +336,7 @@ def cmd_run(a) -> int:
         refuse_overwrite([a.video, a.weights], [a.save_analysis])
         check_output(a.save_analysis)
     cfg = RunConfig(weights=a.weights, roi=lifting.parse_roi(a.roi) if a.roi else None,
-                    auto_roi=not a.no_auto_roi, fast=a.fast, stride=a.stride, pose_complexity=a.pose_complexity,
+                    people=not a.single, max_people=a.max_people, person=a.person, auto_roi=not a.no_auto_roi, fast=a.fast, stride=a.stride, pose_complexity=a.pose_complexity,
                     allow_truncated=a.allow_truncated)
     an = analyze(a.video, cfg, progress=sys.stderr.isatty() and not a.json)
     if a.save_analysis:
@@ -229,27 +346,34 @@ def cmd_run(a) -> int:
 
 
 def save_analysis(an: Analysis, path: str | Path) -> None:
-    """Cache an analysis (.npz) for `render`, so pose does not run twice. It carries the
-    video's SHA-256, so that `render` refuses it for another video. Written atomically."""
+    """Cache an analysis (.npz) for `render`, so pose does not run twice: every person's
+    track, stacked (P, N, 33, ...) on the shared processed frames. It carries the video's
+    SHA-256, so that `render` refuses it for another video. Written atomically."""
     from .harvest import content_hash
     from .safety import atomic
 
-    tr = an.track
+    trs = [p.track for p in an.persons]
     meta = an.to_json() | {"width": an.width, "height": an.height, "sha256": content_hash(Path(an.video))}
     with atomic(path) as tmp:
         with open(tmp, "wb") as f:  # a file object: numpy would append .npz to a name
-            np.savez_compressed(f, meta=json.dumps(meta), frames=tr.frames, world=tr.world, image=tr.image,
-                                visibility=tr.visibility, fps=tr.fps)
+            np.savez_compressed(f, meta=json.dumps(meta), frames=trs[0].frames, ids=np.array([p.id for p in an.persons]),
+                                world=np.stack([t.world for t in trs]), image=np.stack([t.image for t in trs]),
+                                visibility=np.stack([t.visibility for t in trs]), fps=trs[0].fps)
 
 
 def register(sub) -> None:
-    p = sub.add_parser("run", help="perceived emotion of the walker in a video")
+    p = sub.add_parser("run", help="perceived emotion of every walker in a video")
     p.add_argument("video")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--roi", help="x,y,w,h: look for the walker only inside this box (pixels)")
-    p.add_argument("--no-auto-roi", action="store_true", help="do not look for the walker; use the full frame")
-    p.add_argument("--fast", action="store_true", help="pose on about 10 frames a second only")
+    p.add_argument("--json", action="store_true", help="print one JSON object (every person under `persons`)")
     from .safety import positive as _positive
+    p.add_argument("--person", type=_positive(int), help="report this person only (ids as in the table)")
+    p.add_argument("--max-people", type=_positive(int), default=4,
+                   help="people looked for per frame (default 4; each tracked person costs one landmark pass)")
+    p.add_argument("--single", action="store_true",
+                   help="follow one walker with the legacy single-person pose (the path before multi-person)")
+    p.add_argument("--roi", help="x,y,w,h: look for people only inside this box (pixels)")
+    p.add_argument("--no-auto-roi", action="store_true", help="--single: do not look for the walker; use the full frame")
+    p.add_argument("--fast", action="store_true", help="pose on about 10 frames a second only")
     p.add_argument("--stride", type=_positive(int), default=0, help="pose on every N-th frame (overrides --fast)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint (default: shipped)")
     p.add_argument("--pose-complexity", type=int, default=1, choices=(0, 1, 2),

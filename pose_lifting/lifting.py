@@ -30,6 +30,7 @@ from .video import VideoInfo, probe, read_frames
 
 MAX_GAP_S = 0.5       # longer runs of missing frames split the track
 SMOOTH_S = 0.23       # Savitzky-Golay window, seconds (7 frames at 30 fps)
+MIN_SEEN_SHARE = 2 / 3  # a gait window needs a pose in this share of its frames (the rest interpolated)
 MIN_VISIBILITY = 0.5  # mean visibility of the body's core landmarks for a frame to count
 MAX_SIDE = 1920       # larger frames are downscaled to this longer side before pose. MediaPipe
                       # crops and resizes to 256 px itself; below ~2k px a resize of our own
@@ -50,6 +51,7 @@ class Track:
     visibility: (N, 33)      0 where none
     fps:        frame rate of the processed frames (video fps / stride)
     times:      (N,) seconds, the container's timestamp of each processed frame (None if unknown)
+    person:     the person's id in a multi-person run (pose_lifting.people), 1, 2, ...
     """
 
     frames: np.ndarray
@@ -59,6 +61,7 @@ class Track:
     fps: float
     roi: ROI | None = None
     times: np.ndarray | None = None
+    person: int = 1
 
     def timing(self, video_fps: float) -> dict:
         """How far the frame timestamps stray from a constant rate: a variable-frame-rate
@@ -287,6 +290,7 @@ class WalkCheck:
     """Quality figures of one gait window, and whether it passes."""
 
     steps: int            # foot-order changes along the walking direction
+    stride: float         # range (5th-95th percentile) of the feet's separation along it, in leg lengths
     visibility: float
     bone_ratio: float     # worst raw thigh/shin length ratio against the canonical body
     passed: bool
@@ -294,13 +298,28 @@ class WalkCheck:
     extra: dict = field(default_factory=dict)
 
 
-def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_visibility: float = MIN_VISIBILITY
-                 ) -> WalkCheck:
+def min_stride(heading_deg: float) -> float:
+    """The feet's least range of separation (leg lengths) for a walk seen at this heading:
+    MIN_STRIDE_FRONTAL walking along the camera axis, where MediaPipe's guessed depth
+    compresses the stride, rising to MIN_STRIDE_FRONTAL + MIN_STRIDE_SIDE_EXTRA across it.
+    Measured on the shared clips: walkers seen from the side spread their feet 1.0-1.8 leg
+    lengths, frontal walkers 0.27-0.5; the man shuffling on the box in the sample, seen
+    obliquely, 0.58-0.68 where a walk at his heading needs 0.64-0.82 (README)."""
+    return MIN_STRIDE_FRONTAL + MIN_STRIDE_SIDE_EXTRA * abs(math.sin(math.radians(heading_deg)))
+
+
+MIN_STRIDE_FRONTAL, MIN_STRIDE_SIDE_EXTRA = 0.25, 0.6
+
+
+def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_visibility: float = MIN_VISIBILITY,
+                 heading_deg: float | None = None) -> WalkCheck:
     """raw: (T, 21, 3) positions of one window before canonicalisation, metres.
 
     Walking means the feet change order along the body's forward direction at least
-    `min_steps` times, each with a separation above 8 cm (hysteresis). Bone lengths must be
-    within a factor 2 of the canonical body's.
+    `min_steps` times, each with a separation above 8 cm (hysteresis), and, when the
+    heading to the camera is given (view_of), that they spread apart at least
+    min_stride(heading_deg) leg lengths: shuffling and stepping in place do not.
+    Bone lengths must be within a factor 2 of the canonical body's.
     """
     from .gait import heading
     from .skeletons import ELMD21, ELMD21_BONE_LENGTHS
@@ -314,11 +333,14 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
         if s and state and s != state:
             steps += 1
         state = s or state
+    stride = float(np.percentile(sep, 95) - np.percentile(sep, 5))
     ratios = []
     for a, b in (("l_hip", "l_knee"), ("l_knee", "l_heel"), ("r_hip", "r_knee"), ("r_knee", "r_heel")):
         L = np.linalg.norm(raw[:, J(b)] - raw[:, J(a)], axis=-1).mean()
         ratios.append(max(L / ELMD21_BONE_LENGTHS[b], ELMD21_BONE_LENGTHS[b] / max(L, 1e-6)))
     ratio = float(max(ratios))
+    leg = sum(np.linalg.norm(raw[:, J(b)] - raw[:, J(a)], axis=-1).mean() for a, b in (("l_hip", "l_knee"), ("l_knee", "l_heel")))
+    stride /= max(float(leg), 1e-6)
     reason = ""
     if visibility < min_visibility:
         reason = f"low visibility {visibility:.2f}"
@@ -326,4 +348,7 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
         reason = f"implausible bone lengths (x{ratio:.1f})"
     elif steps < min_steps:
         reason = "no walking detected (feet do not alternate)"
-    return WalkCheck(steps, float(visibility), ratio, not reason, reason)
+    elif heading_deg is not None and stride < min_stride(heading_deg):
+        reason = (f"steps too short for a walk ({stride:.2f} leg lengths; at least {min_stride(heading_deg):.2f} "
+                  f"at this heading)")
+    return WalkCheck(steps, round(stride, 3), float(visibility), ratio, not reason, reason)

@@ -27,16 +27,23 @@ def test_output_decodes_with_same_frames_and_fps(rendered):
     assert len(_frames(rendered / "o.mp4", list(range(a.n_frames)))) == a.n_frames
 
 
-def test_skeleton_drawn_on_the_walker_only(rendered):
+def test_skeleton_drawn_on_every_person_only(rendered):
+    """Both people are drawn at frame 120 (the walker and the man on the box), nothing else."""
     from pose_lifting.skeletons import MEDIAPIPE33
     an = np.load(rendered / "a.npz")
     k = 120
     src, out = _frames(SAMPLE_VIDEO, [k])[k].astype(int), _frames(rendered / "o.mp4", [k])[k].astype(int)
     i = int(np.flatnonzero(an["frames"] == k)[0])
-    x, y = an["image"][i, MEDIAPIPE33.index("left_knee")].round().astype(int)
-    near = np.abs(out[y - 6:y + 7, x - 6:x + 7] - src[y - 6:y + 7, x - 6:x + 7]).mean()
+    drawn = 0
+    for p in range(len(an["ids"])):
+        if np.isfinite(an["image"][p, i]).all():
+            x, y = an["image"][p, i, MEDIAPIPE33.index("left_knee")].round().astype(int)
+            near = np.abs(out[y - 6:y + 7, x - 6:x + 7] - src[y - 6:y + 7, x - 6:x + 7]).mean()
+            assert near > 25, (p, near)
+            drawn += 1
+    assert drawn >= 2
     far = np.abs(out[300:500, 1300:1700] - src[300:500, 1300:1700]).mean()  # trees, right of the box
-    assert near > 25 and far < 6, (near, far)
+    assert far < 6, far
 
 
 def test_summary_png(rendered):
@@ -54,8 +61,9 @@ def test_render_reuses_the_analysis(rendered, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise AssertionError("pose ran twice")
     monkeypatch.setattr(pose, "MediaPipePose", boom)
+    monkeypatch.setattr(pose, "MediaPipePeople", boom)
     a = argparse.Namespace(video=str(SAMPLE_VIDEO), analysis=str(rendered / "a.npz"), output=str(tmp_path / "x.mp4"),
-                           side_by_side=True, summary=None, roi=None, weights=None)
+                           side_by_side=True, summary=None, roi=None, weights=None, single=False, person=None)
     assert render.cmd_render(a) == 0
     from pose_lifting.video import probe
     assert probe(tmp_path / "x.mp4").width == 1768 + 994
