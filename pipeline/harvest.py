@@ -4,7 +4,8 @@
     python -m pipeline harvest DIR... -o gaits.h5 --ray [auto | ray://HOST:10001]
 
 - Every file below DIR whose extension is a video's is taken, in sorted order.
-- Each video goes through `run`'s analysis (pipeline.run.analyze, classify=False): the
+- Each video goes through `run`'s analysis (pipeline.run.analyze, classify=False), and the
+  gaits of every person who walks are kept (each person a subject of their own): the
   same pose, retargeting, windowing and quality checks (visibility, detected walking,
   minimum duration, plausible bone lengths).
 - `harvest_video()` is pure: a path in, a HarvestResult out. pipeline.cluster maps it
@@ -101,10 +102,12 @@ def harvest_video(path: str | Path, sha256: str | None = None, run_cfg=None, gai
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         return HarvestResult(str(path), sha, "failed", failure_kind(msg), msg, seconds=time.perf_counter() - t0)
     rows = []
-    passed = [w for w in an.windows if w.passed]
-    for w, g in zip(passed, an.gaits):
-        q = dict(w.quality, sha256=sha, roi=an.roi, stride=an.stride)
-        rows.append(GaitSet.from_gaits([g], None, f"video:{sha[:16]}", str(path), an.fps, q))
+    for p in an.walkers:  # every person who walks; each is a subject of their own
+        passed = [w for w in p.windows if w.passed]
+        subject = f"video:{sha[:16]}" + (f":p{p.id}" if len(an.walkers) > 1 else "")
+        for w, g in zip(passed, p.gaits):
+            q = dict(w.quality, sha256=sha, roi=an.roi, stride=an.stride, person=p.id)
+            rows.append(GaitSet.from_gaits([g], None, subject, str(path), an.fps, q))
     return HarvestResult(str(path), sha, "ok", gaits=GaitSet.concat(rows), seconds=time.perf_counter() - t0)
 
 

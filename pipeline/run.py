@@ -30,7 +30,8 @@ class RunConfig:
     weights: str = str(DEFAULT_WEIGHTS)
     roi: tuple | None = None          # (x, y, w, h) pixels; None: the full frame (people) or auto (single)
     people: bool = True               # every person (Tasks PoseLandmarker); False: one walker (legacy pose)
-    max_people: int = 4               # poses looked for per frame (people mode)
+    max_people: int = 4               # people followed at once (people mode)
+    tracking: str = "crops"           # people mode: crops | tasks (pose_lifting.people.track_people)
     person: int | None = None         # keep this person's answer only (people mode)
     auto_roi: bool = True             # single mode: look for the walker when no roi is given
     fast: bool = False                # pose on every `stride`-th frame only
@@ -132,7 +133,7 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
     from tqdm import tqdm
 
     from pose_lifting import people
-    from pose_lifting.pose import MediaPipePeople, MediaPipePose
+    from pose_lifting.pose import MediaPipePose
     from pose_lifting.video import VideoError, probe
 
     video = str(video)
@@ -165,12 +166,8 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
             if on_progress is not None:
                 on_progress(done[0], n_todo)
         if cfg.people:
-            est = MediaPipePeople(max_people=cfg.max_people)
-            try:
-                processed, tracks = people.track_people(video, frames, roi, est, cfg.max_side, progress=advance,
-                                                         info=info)
-            finally:
-                est.close()
+            processed, tracks = people.track_people(video, frames, roi, cfg.tracking, cfg.max_side, cfg.max_people,
+                                                     progress=advance, info=info)
         else:
             est = MediaPipePose(complexity=cfg.pose_complexity)
             try:
@@ -202,6 +199,13 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
         p = _person(tr, info, gait_cfg, cfg.min_steps)
         if p is not None:
             an.persons.append(p)
+    if len(an.persons) > 1:
+        # among several people, a few steps (only stretched, shorter-than-a-window gaits)
+        # are too little to tell a walk from a run or a turn at the frame's edge
+        for p in an.walkers:
+            if all(g.stretched for g in p.gaits):
+                _not_walking(p, f"walks for under {gait_cfg.window_s:g} s (one full gait window is needed "
+                                f"when several people are tracked)")
     where = "" if roi is None else f" inside the region {roi}"
     if not an.persons:
         raise NoGaitError(f"{video}: no person found in {len(processed)} frames{where}")
@@ -264,7 +268,7 @@ def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Pe
             obs = np.isfinite(tr.world[(tr.frames >= f0) & (tr.frames <= f1)]).all((1, 2)).mean()
             if chk.passed and obs < lifting.MIN_SEEN_SHARE:
                 chk.passed, chk.reason = False, f"the person is seen in {obs:.0%} of the window's frames only"
-            q = dict(steps=chk.steps, stride=chk.stride, seen=round(float(obs), 3), visibility=round(chk.visibility, 3),
+            q = dict(steps=chk.steps, feet_spread=chk.stride, seen=round(float(obs), 3), visibility=round(chk.visibility, 3),
                      bone_ratio=round(chk.bone_ratio, 3), interpolated=round(seg.interpolated, 3), view=view,
                      heading_deg=deg, reason=chk.reason)
             p.windows.append(Window(si, f0, f1, f0 / info.fps, f1 / info.fps, [], q, chk.passed))
@@ -281,16 +285,21 @@ def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Pe
     elif not p.gaits:
         p.reason = f"no walking gait found in {len(p.windows)} window(s): {max(set(reasons), key=reasons.count)}"
     p.walking = not p.reason
-    if not p.walking:  # windows of a person who does not walk are not classified
-        for w in p.windows:
-            if w.passed:
-                w.passed = False
-                w.quality["reason"] = p.reason
-        p.gaits = []
+    if not p.walking:
+        _not_walking(p, p.reason)
     else:
         views = [w.quality["view"] for w in p.windows if w.passed]
         p.view = max(set(views), key=views.count)
     return p
+
+
+def _not_walking(p: Person, reason: str) -> None:
+    """Mark a person as not walking: their windows are not classified."""
+    p.walking, p.reason, p.gaits, p.view = False, reason, [], ""
+    for w in p.windows:
+        if w.passed:
+            w.passed = False
+            w.quality["reason"] = reason
 
 
 def _load(weights: str):

@@ -1,6 +1,8 @@
 """Every person in a video: pose for all of them, identities kept over time.
 
-    frames (OpenCV) -> MediaPipePeople: a list of PoseFrame per frame, in no order
+    frames (OpenCV) -> method "crops" (default): each person's own single-person pose on a
+      crop that follows them, new people found by a periodic search (MediaPipePeople on
+      the frame and four tiles); method "tasks": MediaPipePeople alone, in video mode
       -> duplicates dropped (two poses on one body)
       -> association with the open tracks: Hungarian assignment
          (scipy.optimize.linear_sum_assignment) on the distance between each track's
@@ -21,13 +23,17 @@ from typing import Callable
 
 import numpy as np
 
-from .lifting import CORE, MAX_SIDE, ROI, Track, _box, _iou
-from .pose import MediaPipePeople, PeopleEstimator, PoseFrame
+from .lifting import CORE, MAX_SIDE, MIN_VISIBILITY, ROI, Track, _box, _iou
+from .pose import MediaPipePeople, MediaPipePose, PeopleEstimator, PoseEstimator, PoseFrame
 from .skeletons import MEDIAPIPE33
 from .video import VideoError, VideoInfo, probe, read_frames
 
 MAX_LOST_S = 1.0        # a track unseen for longer ends
-MIN_SEEN_S = 0.3        # tracks seen for less time are detector noise, dropped
+DETECT_EVERY_S = 0.5    # "crops": how often the whole frame is searched for new people
+CROP = 2.2              # "crops": side of a person's square crop, in body heights (shoulders to ankles)
+TILE = 0.6              # "crops": the search's four corner tiles, as a share of the frame's sides
+MIN_SEEN_S = 0.5        # tracks seen for less time are dropped: too short for a gait (1 s), mostly
+                        # a body half out of the frame at its edge
 DUPLICATE_IOU = 0.6     # two poses whose core boxes overlap more are one body
 MAX_JUMP = 1.0          # gate: hip distance from the prediction, body heights (grows while lost)
 MAX_SIZE_CHANGE = 0.7   # gate: |log| of the ratio of body heights
@@ -46,6 +52,12 @@ class _Open:
     hip: np.ndarray = None
     box: tuple = None
     vel: np.ndarray = field(default_factory=lambda: np.zeros(2))
+    est: object = None      # "crops": the person's own single-person pose, tracking mode
+
+    def close(self) -> None:
+        if self.est is not None:
+            self.est.close()
+            self.est = None
 
     @property
     def height(self) -> float:
@@ -99,15 +111,26 @@ def associate(tracks: list[_Open], poses: list[PoseFrame], row: int, fps: float)
 
 
 def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = None,
-                 estimator: PeopleEstimator | None = None, max_side: int = MAX_SIDE, max_people: int = 4,
-                 progress: Callable[[int], None] | None = None, info: VideoInfo | None = None
+                 method: str = "crops", max_side: int = MAX_SIDE, max_people: int = 4,
+                 progress: Callable[[int], None] | None = None, info: VideoInfo | None = None,
+                 detector: PeopleEstimator | None = None, make_tracker: Callable[[], PoseEstimator] | None = None
                  ) -> tuple[np.ndarray, list[Track]]:
     """Pose of every person on the chosen frames (all by default).
 
-    returns: the frame indices processed (N,), and one Track per person (Track.person = 1, 2, ... in order of appearance), all on
-             the same processed frames, NaN where that person is not seen. Memory grows
-             with frames x people through the landmark arrays only.
+    method:  "crops" (default): every person is followed by their own single-person pose
+             (legacy MediaPipe, tracking mode) on a square crop that moves with them;
+             people are found by the Tasks PoseLandmarker every DETECT_EVERY_S on the whole
+             frame and on four overlapping tiles (small people become large enough for its
+             224-pixel detector). Costs one landmark pass per person and frame, plus the
+             periodic search.
+             "tasks": the Tasks PoseLandmarker alone, in video mode, on the whole frame.
+             Cheaper, but it finds small people late and loses them more (README figures).
+    returns: the frame indices processed (N,), and one Track per person (Track.person =
+             1, 2, ... in order of appearance), all on the same processed frames, NaN where
+             that person is not seen. Memory grows with frames x people (landmark arrays).
     """
+    if method not in ("crops", "tasks"):
+        raise ValueError(f"unknown people tracking method {method!r} (crops | tasks)")
     info = info or probe(path)
     stride = 1
     if frames is not None and len(frames) > 1:
@@ -115,40 +138,39 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
     fps = info.fps / stride
     s = min(1.0, max_side / max(info.width, info.height))
     roi_s = None if roi is None else tuple(int(round(v * s)) for v in roi)
-    own = estimator is None
-    est = estimator or MediaPipePeople(max_people=max_people)
+    own = detector is None
+    det = detector or MediaPipePeople(max_people=max_people, video=method == "tasks")
     idx, times = [], []
-    open_: list[_Open] = []
-    done: list[_Open] = []
-    next_id = 1
-    max_lost = max(1, int(round(MAX_LOST_S * fps)))
+    off = np.zeros(2, np.float32) if roi_s is None else np.array(roi_s[:2], np.float32)
+    finished: list[_Open] = []
+    step = _tasks_step if method == "tasks" else _crops_step
+    state = dict(open=[], next_id=1, fps=fps, max_people=max_people, make=make_tracker or MediaPipePose,
+                 detect_every=max(1, int(round(DETECT_EVERY_S * fps))), max_lost=max(1, int(round(MAX_LOST_S * fps))))
     try:
         for row, (i, frame) in enumerate(read_frames(path, frames, max_side=max_side, prefetch=8, times=times)):
             idx.append(i)
-            t_ms = round(1000 * i / info.fps)
-            poses = [PoseFrame(p.world, p.image / s, p.visibility) for p in dedupe(est(frame, t_ms, roi_s))]
-            for ti, pj in associate(open_, poses, row, fps):
-                open_[ti].add(row, poses[pj])
-            used = {id(t.poses[-1]) for t in open_ if t.rows and t.rows[-1] == row}
-            for p in poses:
-                if id(p) not in used:
-                    t = _Open(next_id)
-                    t.add(row, p)
-                    open_.append(t)
-                    next_id += 1
-            done += [t for t in open_ if row - t.rows[-1] > max_lost]
-            open_ = [t for t in open_ if row - t.rows[-1] <= max_lost]
+            if roi_s is not None:  # tracking runs in the region's pixels; shifted and scaled at the end
+                x0, y0, w, h = roi_s
+                frame = frame[y0:y0 + h, x0:x0 + w]
+            step(state, det, frame, row, round(1000 * i / info.fps))
+            lost = [t for t in state["open"] if row - t.rows[-1] > state["max_lost"]]
+            for t in lost:
+                t.close()
+            finished += lost
+            state["open"] = [t for t in state["open"] if row - t.rows[-1] <= state["max_lost"]]
             if progress:
                 progress(1)
     finally:
+        for t in state["open"]:
+            t.close()
         if own:
-            est.close()
+            det.close()
     if not idx:
         raise VideoError(f"{path}: no frame could be decoded")
     t = np.array(times[:len(idx)], float) if len(times) >= len(idx) else None
     n = len(idx)
     out = []
-    for tr in sorted(done + open_, key=lambda t: t.id):
+    for tr in stitch(finished + state["open"], fps):
         if len(tr.rows) < max(3, MIN_SEEN_S * fps):
             continue
         world = np.full((n, 33, 3), np.nan, np.float32)
@@ -156,10 +178,153 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
         vis = np.zeros((n, 33), np.float32)
         rows = np.array(tr.rows)
         world[rows] = [p.world for p in tr.poses]
-        image[rows] = [p.image for p in tr.poses]
+        image[rows] = [(p.image + off) / s for p in tr.poses]  # pixels of the original frame
         vis[rows] = [p.visibility for p in tr.poses]
         out.append(Track(np.array(idx), world, image, vis, fps, roi, t, person=len(out) + 1))
     return np.array(idx), out
+
+
+def _fit(t: _Open, at_start: bool, fps: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Hip position and velocity (pixels, pixels per row) at one end of a track, from a
+    straight line through its hips over the last (first) half second; and body height."""
+    k = max(3, int(round(0.5 * fps)))
+    rows = np.array(t.rows[:k] if at_start else t.rows[-k:], float)
+    hips = np.array([_hip(p) for p in (t.poses[:k] if at_start else t.poses[-k:])])
+    h = float(np.median([max(np.ptp(p.image[CORE, 1]), 1.0) for p in (t.poses[:k] if at_start else t.poses[-k:])]))
+    if len(rows) < 2 or np.ptp(rows) == 0:
+        return hips[-1], np.zeros(2), h
+    A = np.stack([rows - rows[0], np.ones_like(rows)], 1)
+    coef = np.linalg.lstsq(A, hips, rcond=None)[0]  # (2, 2): velocity, intercept
+    end = (rows[0] if at_start else rows[-1]) - rows[0]
+    return coef[1] + coef[0] * end, coef[0], h
+
+
+def stitch(tracks: list[_Open], fps: float) -> list[_Open]:
+    """Join a track that ends to one that starts within MAX_LOST_S where the first one,
+    carried on at its last half-second's velocity, would be (Hungarian assignment over
+    all ends and starts, gated as `associate`). This mends an identity that a crossing
+    or an occlusion broke. Returns the tracks in order of first appearance."""
+    from scipy.optimize import linear_sum_assignment
+
+    tracks = sorted(tracks, key=lambda t: t.rows[0])
+    max_lost = MAX_LOST_S * fps
+    while True:
+        ends = [a for a in tracks]
+        cost = np.full((len(tracks), len(tracks)), 1e6)
+        for i, a in enumerate(ends):
+            pa, va, ha = _fit(a, False, fps)
+            for j, b in enumerate(tracks):
+                gap = b.rows[0] - a.rows[-1]
+                if b is a or gap <= 0 or gap > max_lost:
+                    continue
+                pb, _, hb = _fit(b, True, fps)
+                d = float(np.linalg.norm(pa + va * gap - pb)) / ha
+                size = abs(np.log(hb / ha))
+                if d <= MAX_JUMP * (1 + gap / fps) and size <= MAX_SIZE_CHANGE:
+                    cost[i, j] = d + size
+        r, c = linear_sum_assignment(cost)
+        pairs = [(i, j) for i, j in zip(r, c) if cost[i, j] < 1e6]
+        if not pairs:
+            return tracks
+        i, j = min(pairs, key=lambda ij: cost[ij])  # one join at a time: chains stay consistent
+        a, b = tracks[i], tracks[j]
+        a.rows += b.rows
+        a.poses += b.poses
+        tracks.remove(b)
+
+
+def _shift(p: PoseFrame, dx: float, dy: float) -> PoseFrame:
+    return PoseFrame(p.world, p.image + np.array([dx, dy], np.float32), p.visibility)
+
+
+def _new_track(state: dict, row: int, p: PoseFrame, tracker: bool) -> None:
+    t = _Open(state["next_id"])
+    t.add(row, p)
+    if tracker:
+        t.est = state["make"]()
+    state["open"].append(t)
+    state["next_id"] += 1
+
+
+def _tasks_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, t_ms: int) -> None:
+    """Method "tasks": the PoseLandmarker's poses of this frame, assigned to the tracks."""
+    poses = dedupe(det(frame, t_ms))
+    pairs = associate(state["open"], poses, row, state["fps"])
+    for ti, pj in pairs:
+        state["open"][ti].add(row, poses[pj])
+    taken = {pj for _, pj in pairs}
+    for j, p in enumerate(poses):
+        if j not in taken:
+            _new_track(state, row, p, tracker=False)
+
+
+def search(det: PeopleEstimator, frame: np.ndarray, t_ms: int) -> list[PoseFrame]:
+    """Every person the Tasks PoseLandmarker finds on the whole frame and on four
+    overlapping corner tiles (TILE of each side), duplicates dropped."""
+    H, W = frame.shape[:2]
+    th, tw = int(TILE * H), int(TILE * W)
+    found = list(det(frame, t_ms))
+    for y0 in (0, H - th):
+        for x0 in (0, W - tw):
+            found += [_shift(p, x0, y0) for p in det(np.ascontiguousarray(frame[y0:y0 + th, x0:x0 + tw]), t_ms)]
+    return dedupe(found)
+
+
+def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, t_ms: int) -> None:
+    """Method "crops": each open person's own pose on a crop centred on where they should
+    be; two trackers on one body keep the one nearer its prediction; every
+    `detect_every` rows the frame is searched and people no track holds get a track."""
+    H, W = frame.shape[:2]
+    got: dict[int, PoseFrame] = {}
+    for k, t in enumerate(state["open"]):
+        hip, box = t.predict(row)
+        side = int(max(96, CROP * t.height))
+        x0, y0 = int(round(hip[0] - side / 2)), int(round((box[1] + box[3]) / 2 - side / 2))
+        crop = np.zeros((side, side, 3), np.uint8)
+        ax0, ay0, ax1, ay1 = max(x0, 0), max(y0, 0), min(x0 + side, W), min(y0 + side, H)
+        if ax1 - ax0 < 16 or ay1 - ay0 < 16:
+            continue  # predicted out of the frame
+        crop[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] = frame[ay0:ay1, ax0:ax1]
+        if t.est is None:
+            t.est = state["make"]()
+        p = t.est(crop)
+        if p is None or float(p.visibility[CORE].mean()) < MIN_VISIBILITY:
+            continue
+        p = _shift(p, x0, y0)
+        if np.linalg.norm(_hip(p) - hip) > MAX_JUMP * t.height:  # locked onto someone else
+            t.close()
+            continue
+        got[k] = p
+    # two trackers on one body: the one farther from its own prediction lets go
+    keys = sorted(got)
+    for a in keys:
+        for b in keys:
+            if a < b and a in got and b in got and _iou(_box(got[a].image[CORE]), _box(got[b].image[CORE])) > DUPLICATE_IOU:
+                da = np.linalg.norm(_hip(got[a]) - state["open"][a].predict(row)[0]) / state["open"][a].height
+                db = np.linalg.norm(_hip(got[b]) - state["open"][b].predict(row)[0]) / state["open"][b].height
+                loser = a if da > db else b
+                del got[loser]
+                state["open"][loser].close()
+    for k, p in got.items():
+        state["open"][k].add(row, p)
+    if row % state["detect_every"]:
+        return
+    found = search(det, frame, t_ms)
+    # a person already held (near a track's pose of this row) is not new; a track that
+    # lost its person this row takes the found pose back (its tracker restarts on it)
+    held = [t for t in state["open"] if t.rows[-1] == row]
+    free = [j for j, p in enumerate(found)
+            if all(_iou(_box(p.image[CORE]), t.box) <= 0.3 and
+                   np.linalg.norm(_hip(p) - t.hip) > 0.5 * t.height for t in held)]
+    lost = [t for t in state["open"] if t.rows[-1] != row]
+    pairs = associate(lost, [found[j] for j in free], row, state["fps"])
+    for ti, pj in pairs:
+        lost[ti].add(row, found[free[pj]])
+        lost[ti].close()
+    taken = {free[pj] for _, pj in pairs}
+    for j in free:
+        if j not in taken and len(state["open"]) < state["max_people"]:
+            _new_track(state, row, found[j], tracker=True)
 
 
 def travel(tr: Track, first: float = -np.inf, last: float = np.inf) -> float:

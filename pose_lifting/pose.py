@@ -196,11 +196,12 @@ class MediaPipePeople:
     max_people: poses looked for. Once that many are tracked the detector stops running,
                 so a person who enters later is found only when a track ends: set it above
                 the crowd you expect (each tracked person costs one landmark pass a frame).
-    Timestamps (t_ms) must increase from call to call.
+    video:      tracking mode (timestamps t_ms must increase from call to call); False:
+                every frame on its own (t_ms ignored), for a search on stills or tiles.
     """
 
     def __init__(self, max_people: int = 4, min_detection: float = 0.5, min_presence: float = 0.5,
-                 min_tracking: float = 0.5):
+                 min_tracking: float = 0.5, video: bool = True):
         import warnings
         bundle = pose_bundle()
         with warnings.catch_warnings(), _quiet_stderr():
@@ -208,7 +209,8 @@ class MediaPipePeople:
             import mediapipe as mp
             from mediapipe.tasks.python import BaseOptions, vision
             opts = vision.PoseLandmarkerOptions(
-                base_options=BaseOptions(model_asset_buffer=bundle), running_mode=vision.RunningMode.VIDEO,
+                base_options=BaseOptions(model_asset_buffer=bundle),
+                running_mode=vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE,
                 num_poses=max_people, min_pose_detection_confidence=min_detection,
                 min_pose_presence_confidence=min_presence, min_tracking_confidence=min_tracking)
             try:
@@ -218,6 +220,7 @@ class MediaPipePeople:
         # protobuf's deprecation warning, raised on every result the Tasks API converts
         warnings.filterwarnings("ignore", message=r"SymbolDatabase\.GetPrototype", category=UserWarning)
         self._mp = mp
+        self._video = video
         self._started = False
         self._last_t = -1
 
@@ -234,14 +237,15 @@ class MediaPipePeople:
         self._last_t = t_ms
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB,
                                data=np.ascontiguousarray(cv2.cvtColor(img, cv2.COLOR_BGR2RGB)))
+        run = (lambda: self._lm.detect_for_video(image, t_ms)) if self._video else (lambda: self._lm.detect(image))
         if not self._started:  # the graph logs as it starts on the first frame
             import warnings
             with warnings.catch_warnings(), _quiet_stderr():
                 warnings.simplefilter("ignore")
-                res = self._lm.detect_for_video(image, t_ms)
+                res = run()
             self._started = True
         else:
-            res = self._lm.detect_for_video(image, t_ms)
+            res = run()
         hh, ww = img.shape[:2]
         out = []
         for wl, il in zip(res.pose_world_landmarks, res.pose_landmarks):

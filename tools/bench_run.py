@@ -1,6 +1,11 @@
 """Benchmark `run` against bare MediaPipe, on the same frames, and its memory.
 
     python -m tools.bench_run [VIDEO] [--repeat 20]
+    python -m tools.bench_run --people      # frames/s against the number of people
+
+`--people` times the whole `run` (people mode) on tools.synth_clips' clips with 1, 2
+and 4 walkers (the sample's walker band, stacked), beside the single-person path
+(`--single`) on the one-walker clip, and prints how many people each run tracked.
 
 Prints:
 - frames/s of bare MediaPipe (decode + pose on every frame at run's input size, nothing
@@ -107,11 +112,38 @@ def concat(video: str, times: int, out: str) -> str:
     return out
 
 
+def people_bench() -> None:
+    from pipeline.run import _load, DEFAULT_WEIGHTS
+    from pose_lifting.video import probe
+    from tools import synth_clips
+    _load(str(DEFAULT_WEIGHTS))
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = {n: synth_clips.walkers(n, Path(tmp)) for n in (1, 2, 4)}
+        one = probe(clips[1])
+        timed_analyze(str(clips[1]))  # warm the graph's first start
+        an, t = timed_analyze(str(clips[1]), people=False)
+        single = one.n_frames / t
+        print(f"clips: the sample's walker band ({one.width}x{one.height}) stacked 1, 2, 4 times, {one.n_frames} frames")
+        print(f"single-person path (--single)  1 walker   {single:6.1f} frames/s  (1.00)")
+        out = dict(single_fps=single)
+        for n, clip in clips.items():
+            info = probe(clip)
+            an, t = timed_analyze(str(clip))
+            fps = info.n_frames / t
+            print(f"people mode         {n} walker(s) {info.width}x{info.height}  {fps:6.1f} frames/s  "
+                  f"({fps / single:.2f} of single)  tracked {len(an.persons)}, walking {len(an.walkers)}")
+            out[f"people{n}_fps"] = fps
+    print(json.dumps(out))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("video", nargs="?", default=str(SAMPLE))
     ap.add_argument("--repeat", type=int, default=20)
+    ap.add_argument("--people", action="store_true", help="frames/s against the number of people")
     a = ap.parse_args()
+    if a.people:
+        return people_bench()
     from pose_lifting.lifting import MAX_SIDE
     from pose_lifting.video import probe
     info = probe(a.video)
