@@ -121,8 +121,8 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
              (legacy MediaPipe, tracking mode) on a square crop that moves with them;
              people are found by the Tasks PoseLandmarker every DETECT_EVERY_S on the whole
              frame and on four overlapping tiles (small people become large enough for its
-             224-pixel detector). Costs one landmark pass per person and frame, plus the
-             periodic search.
+             224-pixel detector), with the people already followed greyed out. Costs one
+             landmark pass per person and frame, plus the periodic search.
              "tasks": the Tasks PoseLandmarker alone, in video mode, on the whole frame.
              Cheaper, but it finds small people late and loses them more (README figures).
     returns: the frame indices processed (N,), and one Track per person (Track.person =
@@ -309,10 +309,18 @@ def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, 
         state["open"][k].add(row, p)
     if row % state["detect_every"]:
         return
-    found = search(det, frame, t_ms)
+    # the people already held are greyed out: the search spends no landmark pass on them
+    held = [t for t in state["open"] if t.rows[-1] == row]
+    masked = frame
+    if held:
+        masked = frame.copy()
+        for t in held:
+            x0, y0, x1, y1 = t.box
+            m = 0.35 * t.height
+            masked[max(0, int(y0 - m)):max(0, int(y1 + m)), max(0, int(x0 - m)):max(0, int(x1 + m))] = 127
+    found = search(det, masked, t_ms)
     # a person already held (near a track's pose of this row) is not new; a track that
     # lost its person this row takes the found pose back (its tracker restarts on it)
-    held = [t for t in state["open"] if t.rows[-1] == row]
     free = [j for j, p in enumerate(found)
             if all(_iou(_box(p.image[CORE]), t.box) <= 0.3 and
                    np.linalg.norm(_hip(p) - t.hip) > 0.5 * t.height for t in held)]

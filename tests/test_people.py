@@ -53,22 +53,28 @@ def test_two_walkers_found_with_identities_and_the_single_answer(clips):
         # one identity: the hips move one way through the whole track (no swap)
         assert abs(np.corrcoef(p.track.frames[ok], x)[0, 1]) > 0.98
         dirs.append(np.sign(x[-1] - x[0]))
-        assert ok.sum() >= 0.6 * ref_seen  # measured 0.68-0.81 (closing note; the bar asks 0.9)
+        assert ok.sum() >= 0.9 * ref_seen  # found for >= 90 % of the frames the walker is found alone
         assert p.labels == one.labels
         assert np.argmax(p.probs) == np.argmax(one.probs)
     assert dirs[0] == -dirs[1]
 
 
 def test_crossing_keeps_identities(clips):
+    """The mirrored walker passes in front of the other (frames ~70-90): two tracks, each
+    through the crossing, each moving one way only (a swap would reverse one)."""
     from pipeline.run import RunConfig, analyze
     an = analyze(clips["crossing"], RunConfig())
-    assert len(an.walkers) == 2
+    assert len(an.walkers) == 2, [(p.id, p.reason) for p in an.persons]
+    dirs = []
     for p in an.walkers:
         ok = np.isfinite(p.track.world).all((1, 2))
         x = p.track.image[ok][:, HIPS, 0].mean(1)
         f = p.track.frames[ok]
-        assert f[0] < 60 and f[-1] > 120  # each is followed through the crossing (frames ~70-90)
+        assert f[0] < 60 and f[-1] > 120
+        assert ok.sum() >= 0.9 * (f[-1] - f[0] + 1)  # few frames lost in the crossing
         assert abs(np.corrcoef(f, x)[0, 1]) > 0.98
+        dirs.append(np.sign(x[-1] - x[0]))
+    assert dirs[0] == -dirs[1]
 
 
 def test_person_option_table_and_single_backend(clips):
