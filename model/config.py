@@ -26,6 +26,8 @@ class TrainConfig:
     class_balance: bool = True     # draw labeled gaits with inverse class frequency
     rotations: str = "rest"        # the input: rotations from the rest pose, or "first_frame" (the paper's)
     mirror: bool = True            # each gait of a batch is seen in a mirror (left and right swapped) with p = 1/2
+    align_video: bool = True       # video gaits (corpus "video") aligned onto the mocap ones (pose_lifting.domain)
+    video_like: float = 0.5        # share of labeled gaits seen video-like (measured noise + run's smoothing)
     seed: int = 0
     device: str = "auto"           # auto | cpu | cuda
     threads: int = 0               # torch CPU threads; 0 leaves torch's default
@@ -34,5 +36,7 @@ class TrainConfig:
         for k in ("steps", "batch_size", "eval_every"):
             if getattr(self, k) <= 0:
                 raise ValueError(f"{k.replace('_', '-')} must be positive, not {getattr(self, k)}")
+        if not 0 <= self.video_like <= 1:
+            raise ValueError(f"video-like must be within [0, 1], not {self.video_like}")
         if self.unlabeled_batch < 0 or not 0 <= self.unlabeled_fraction <= 1 or not 0 <= self.val_fraction < 1:
             raise ValueError("unlabeled-batch >= 0, 0 <= unlabeled-fraction <= 1 and 0 <= val-fraction < 1")

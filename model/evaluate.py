@@ -80,7 +80,11 @@ def folds_by_recording(gs: GaitSet, k: int = 5, seed: int = 0) -> list[tuple[np.
 
 
 def _model_input(model, gs: GaitSet) -> GaitSet:
-    return gs.with_rotations(getattr(model, "rotations", gs.rotation_reference))
+    """gs as the model reads it: its rotation reference, and video gaits aligned onto
+    motion capture when the model carries a video alignment (pose_lifting.domain)."""
+    from pose_lifting.domain import align_video_rows
+    gs = gs.with_rotations(getattr(model, "rotations", gs.rotation_reference))
+    return align_video_rows(gs, getattr(model, "video_alignment", None))
 
 
 @torch.no_grad()

@@ -183,6 +183,7 @@ class EmotionWalkNet(nn.Module):
         return out
 
     mirror_average = False  # set from the training config (TrainConfig.mirror) by train() and load_model()
+    temperature = 1.0       # calibration (model.calibration): probabilities are softmax(logits / temperature)
 
     @torch.no_grad()
     def predict(self, q: torch.Tensor, mirror_average: bool | None = None) -> torch.Tensor:
@@ -198,9 +199,9 @@ class EmotionWalkNet(nn.Module):
             mirror_average = self.mirror_average
         was = self.training
         self.eval()
-        p = self.forward(q, decode=False)["probs"]
+        p = (self.forward(q, decode=False)["logits"] / self.temperature).softmax(-1)
         if mirror_average:
-            p = 0.5 * (p + self.forward(mirror_rotations(q), decode=False)["probs"])
+            p = 0.5 * (p + (self.forward(mirror_rotations(q), decode=False)["logits"] / self.temperature).softmax(-1))
         self.train(was)
         return p
 

@@ -36,6 +36,9 @@ from .config import TrainConfig
 from .model import EmotionWalkNet, ModelConfig, config_dict
 
 CHECKPOINT_VERSION = 2
+VIDEO_LIKE_COPIES = 3  # video-like copies drawn once per labeled gait (the noise is then fixed per copy)
+# frame noise of MediaPipe's world landmarks on real video, cm (tools/video_domain.py, README "Video domain")
+VIDEO_NOISE = dict(depth_cm=2.0, lateral_cm=1.0)
 AFFECTIVE_CLIP = 3.0  # robust z-scores of the affective targets are clipped to +-this
 
 
@@ -156,6 +159,10 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
 
     seed_everything(cfg.seed)
     gs = gs.with_rotations(cfg.rotations)  # the input the config asks for, whatever the file holds
+    from pose_lifting.domain import VideoLike, align_video_rows, fit_video_alignment
+    fitted = fit_video_alignment(gs)       # MediaPipe's bones onto mocap's, when both are in the set
+    alignment = fitted if cfg.align_video else None
+    gs = align_video_rows(gs, alignment)   # video gaits seen as the model will see them in `run`
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     device = pick_device(cfg.device)
@@ -176,6 +183,17 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
         from pose_lifting.gait import mirror_positions, mirror_rotations
         a_mirror = torch.from_numpy(scale_features(affective_features(mirror_positions(gs.positions)), centre,
                                                    scale).astype(np.float32))
+    video_like = None
+    if cfg.video_like > 0:  # VIDEO_LIKE_COPIES fixed video-like copies of every labeled gait
+        # with the alignment on, video gaits are aligned in `run`: what is left to imitate is the
+        # noise; without it, the mocap bones are also turned to where MediaPipe puts them
+        video_like = VideoLike(**VIDEO_NOISE, alignment=None if cfg.align_video else fitted)
+        vrng = np.random.default_rng(cfg.seed + 1)
+        lab_gs = gs.subset(lab_idx)
+        q_vl = torch.stack([torch.from_numpy(lab_gs.with_positions(video_like(lab_gs.positions, vrng)).rotations
+                                             .astype(np.float32)) for _ in range(VIDEO_LIKE_COPIES)])  # (K, L, T, J, 4)
+        row_of = np.full(len(gs), -1)
+        row_of[lab_idx] = np.arange(len(lab_idx))
     weights = losses.class_weights(y_all[lab_idx]).to(device)
     corpus = gs.corpus
     cls = np.argmax(gs.labels[lab_idx], 1)
@@ -220,8 +238,15 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
         bi = rng.choice(lab_idx, cfg.batch_size, replace=len(lab_idx) < cfg.batch_size or p_lab is not None, p=p_lab)
         if per_step_unl:
             bi = np.concatenate([bi, rng.choice(unl_idx, per_step_unl, replace=True, p=p_unl)])
-        bi = torch.from_numpy(bi)
+        bi_np, bi = bi, torch.from_numpy(bi)
         q, a, y, m = (t[bi].to(device) for t in (q_all, a_all, y_all, m_all))
+        if video_like is not None:  # labeled gaits seen as MediaPipe would see them; targets stay clean
+            r = row_of[bi_np]
+            use = (r >= 0) & (rng.random(len(r)) < cfg.video_like)
+            if use.any():
+                k = rng.integers(0, VIDEO_LIKE_COPIES, int(use.sum()))
+                q = q.clone()
+                q[torch.from_numpy(use).to(device)] = q_vl[k, r[use]].to(device)
         if cfg.mirror:  # emotions do not change in a mirror: half the batch is seen in one
             flip = torch.from_numpy(rng.random(len(bi)) < 0.5).to(device)
             q = torch.where(flip[:, None, None, None], mirror_rotations(q), q)        # (B, T, J, 4)
@@ -265,12 +290,21 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
     model.eval()
     model.feature_centre, model.feature_scale, model.rotations = centre, scale, cfg.rotations
     model.mirror_average = cfg.mirror
+    model.video_alignment = alignment
     model.chosen_step = best[1] if best[2] is not None else cfg.steps
+    # where the labeled gaits lie (clean, and video-like when trained so): run's "far from
+    # every training gait" is measured against it (model.calibration.distance)
+    from .calibration import embedding_stats
+    with torch.no_grad():
+        qs = [q_all[lab_idx]] + ([q_vl[0]] if video_like is not None else [])
+        emb = torch.cat([model.encoder(x[i:i + 256].to(device)).mean(1).cpu() for x in qs for i in range(0, len(x), 256)])
+    model.embedding_stats = embedding_stats(emb.numpy().astype(np.float64))
     if out_dir:
         save_checkpoint(model, Path(out_dir) / "model.pt", centre, scale, history, cfg,
                         dict(gait_attrs or {}) | {"rotations": cfg.rotations},
                         dict(chosen_step=model.chosen_step, fingerprint=fp, n_labeled=int(len(lab_idx)),
-                             n_val=int(len(val_idx)), n_unlabeled=int(len(unl_idx))))
+                             n_val=int(len(val_idx)), n_unlabeled=int(len(unl_idx)),
+                             video_like=None if video_like is None else video_like.to_dict()))
         (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1))
         plot_history(history, Path(out_dir) / "loss_curves.png")
     return model, history
@@ -285,7 +319,10 @@ def save_checkpoint(model: EmotionWalkNet, path: str | Path, centre, scale, hist
               emotions=list(EMOTIONS), joints=list(ELMD21.joints), features=list(FEATURE_NAMES),
               feature_centre=[float(x) for x in centre], feature_scale=[float(x) for x in scale],
               gait=dict(gait_attrs or {}), train_config=asdict(train_cfg) if train_cfg else {},
-              history=history or [], info=dict(info or {}))
+              history=history or [], info=dict(info or {}),
+              video_alignment=None if getattr(model, "video_alignment", None) is None else model.video_alignment.to_dict(),
+              calibration=dict(getattr(model, "calibration", None) or {}),
+              embedding_stats=getattr(model, "embedding_stats", None) or {})
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -334,6 +371,16 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[EmotionWalkNet, d
     model.feature_scale = np.asarray(ck["feature_scale"], np.float32)
     model.rotations = str((ck.get("gait") or {}).get("rotations") or "first_frame")
     model.mirror_average = bool((ck.get("train_config") or {}).get("mirror", False))
+    try:
+        from pose_lifting.domain import Alignment
+        model.video_alignment = Alignment.from_dict(ck["video_alignment"]) if ck.get("video_alignment") else None
+        model.calibration = dict(ck.get("calibration") or {})
+        model.temperature = float(model.calibration.get("temperature", 1.0))
+        if not model.temperature > 0:
+            raise ValueError("temperature")
+        model.embedding_stats = dict(ck.get("embedding_stats") or {})
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: corrupt video alignment, calibration or embedding statistics ({e})") from None
     return model.eval().to(device), ck
 
 

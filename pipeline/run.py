@@ -40,6 +40,7 @@ class RunConfig:
     pose_complexity: int = 1
     min_steps: int = 1
     allow_truncated: bool = False     # analyse what decodes of a truncated file
+    align: bool = True                # align video gaits onto motion capture (the model's video alignment)
 
 
 @dataclass
@@ -73,12 +74,22 @@ class Person:
     view: str = ""                    # side | frontal | oblique: the most common view of the passing windows
     gaits: list = field(default_factory=list)  # pose_lifting.gait.Gait of every passing window
     track: lifting.Track | None = None
+    answer: dict = field(default_factory=dict)  # model.calibration.clip_answer less its probs and labels
 
     def to_json(self) -> dict:
         return dict(id=self.id, walking=self.walking, reason=self.reason, first_frame=self.first_frame,
                     last_frame=self.last_frame, start_s=self.start_s, end_s=self.end_s, region=self.region,
-                    travel=self.travel, windows=[asdict(w) for w in self.windows],
-                    clip=dict(probs=dict(zip(EMOTIONS, self.probs or [])), labels=self.labels, view=self.view))
+                    travel=self.travel, windows=[asdict(w) for w in self.windows], clip=self.clip_json())
+
+    def clip_json(self) -> dict:
+        return dict(probs=dict(zip(EMOTIONS, self.probs or [])), labels=self.labels, view=self.view, **self.answer)
+
+    def said(self) -> str:
+        """The answer in words: the labels, or "uncertain" with what it leans to and why."""
+        if self.answer.get("uncertain"):
+            return (f"uncertain (leans {self.answer['argmax']} {self.answer['confidence']:.2f}; "
+                    + "; ".join(self.answer["because"]) + ")")
+        return ", ".join(self.labels) or "no class above chance (1/4)"
 
 
 @dataclass
@@ -119,7 +130,7 @@ class Analysis:
         return dict(video=self.video, fps=self.fps, frames=self.frames, roi=self.roi, stride=self.stride,
                     timing=self.timing, mode=self.mode, emotions=list(EMOTIONS), person=self.person,
                     windows=[asdict(w) for w in self.windows],
-                    clip=dict(probs=dict(zip(EMOTIONS, self.probs or [])), labels=self.labels, view=self.view),
+                    clip=self.main.clip_json() if self.main else {},
                     persons=[p.to_json() for p in self.persons])
 
 
@@ -221,19 +232,48 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
                           f"{_roster(an.persons)}")
     an.person = max(an.walkers, key=lambda p: (len(p.gaits), p.last_frame - p.first_frame)).id
     if classify:
-        import torch
-        q = torch.from_numpy(np.stack([g.rotations for p in an.walkers for g in p.gaits]))
-        probs = model.predict(q).numpy()
-        k = 0
-        for p in an.walkers:
-            mine = probs[k:k + len(p.gaits)]
-            k += len(p.gaits)
-            for w, pr in zip([w for w in p.windows if w.passed], mine):
-                w.probs = [round(float(x), 4) for x in pr]
-            clip = mine.mean(0)
-            p.probs = [round(float(x), 4) for x in clip]
-            p.labels = [e for e, x in zip(EMOTIONS, clip) if x > 1.0 / len(EMOTIONS)]
+        classify_walkers(an, model, align=cfg.align)
     return an
+
+
+def classify_walkers(an: Analysis, model, align: bool = True) -> None:
+    """Every walker's windows through the network, and each walker's clip answer.
+
+    The gaits are aligned onto motion capture first when the model carries a video
+    alignment (pose_lifting.domain; align=False skips it); a clip's probabilities are the
+    quality-weighted mean of its windows' (model.calibration.clip_answer), which also says
+    when the answer is uncertain.
+    """
+    import torch
+
+    from model import calibration
+    from pose_lifting.gait import joint_rotations
+    pos = np.stack([g.positions for p in an.walkers for g in p.gaits])            # (N, T, 21, 3)
+    al = getattr(model, "video_alignment", None) if align else None
+    if al is not None:
+        q = torch.from_numpy(joint_rotations(al(pos), model.rotations))
+    else:
+        q = torch.from_numpy(np.stack([g.rotations for p in an.walkers for g in p.gaits]))
+    probs = model.predict(q).numpy()
+    stats = getattr(model, "embedding_stats", None)
+    far = None
+    if stats:
+        with torch.no_grad():
+            far = calibration.distance(model.encoder(q).mean(1).numpy(), stats)
+    k = 0
+    for p in an.walkers:
+        mine = probs[k:k + len(p.gaits)]
+        passed = [w for w in p.windows if w.passed]
+        for w, pr in zip(passed, mine):
+            w.probs = [round(float(x), 4) for x in pr]
+            if far is not None:
+                w.quality["distance"] = round(float(far[k + passed.index(w)]), 3)
+        ans = calibration.clip_answer(mine, np.array([calibration.window_weight(w.quality) for w in passed]),
+                                      None if far is None else far[k:k + len(p.gaits)], EMOTIONS)
+        k += len(p.gaits)
+        p.probs = [round(float(x), 4) for x in ans.pop("probs")]
+        p.labels = ans.pop("labels")
+        p.answer = {key: (round(v, 4) if isinstance(v, float) else v) for key, v in ans.items()}
 
 
 def _roster(persons: list) -> str:
@@ -329,13 +369,12 @@ def format_table(an: Analysis) -> str:
             else:
                 lines.append(f"{span:>14}   skipped: {w.quality['reason']}")
         lines += ["-" * len(head), f"{'clip':>14} " + " ".join(f"{x:8.3f}" for x in p.probs)
-                  + f"  {','.join(p.labels) or '-'}"]
+                  + f"  {','.join(p.labels) or '-'}" + ("  (uncertain)" if p.answer.get("uncertain") else "")]
     rest = [p for p in an.persons if not p.walking]
     if rest:
         lines += [""] + [f"person {p.id}: not walking, {p.start_s:.2f}-{p.end_s:.2f} s, region {p.region}: {p.reason}"
                          for p in rest]
-    said = ", ".join(an.labels) or "no class above chance (1/4)"
-    lines += ["", (f"perceived (person {an.person}): " if len(an.walkers) > 1 else "perceived: ") + said]
+    lines += ["", (f"perceived (person {an.person}): " if len(an.walkers) > 1 else "perceived: ") + an.main.said()]
     return "\n".join(lines)
 
 
@@ -345,8 +384,9 @@ def cmd_run(a) -> int:
         refuse_overwrite([a.video, a.weights], [a.save_analysis])
         check_output(a.save_analysis)
     cfg = RunConfig(weights=a.weights, roi=lifting.parse_roi(a.roi) if a.roi else None,
-                    people=not a.single, max_people=a.max_people, person=a.person, auto_roi=not a.no_auto_roi, fast=a.fast, stride=a.stride, pose_complexity=a.pose_complexity,
-                    allow_truncated=a.allow_truncated)
+                    people=not a.single, max_people=a.max_people, tracking=a.tracking, person=a.person,
+                    auto_roi=not a.no_auto_roi, fast=a.fast, stride=a.stride, pose_complexity=a.pose_complexity,
+                    allow_truncated=a.allow_truncated, align=not a.no_align)
     an = analyze(a.video, cfg, progress=sys.stderr.isatty() and not a.json)
     if a.save_analysis:
         save_analysis(an, a.save_analysis)
@@ -378,6 +418,8 @@ def register(sub) -> None:
     p.add_argument("--person", type=_positive(int), help="report this person only (ids as in the table)")
     p.add_argument("--max-people", type=_positive(int), default=4,
                    help="people looked for per frame (default 4; each tracked person costs one landmark pass)")
+    p.add_argument("--tracking", choices=("crops", "tasks"), default="crops",
+                   help="how people are followed: crops (each on their own crop, default) or tasks (one landmarker)")
     p.add_argument("--single", action="store_true",
                    help="follow one walker with the legacy single-person pose (the path before multi-person)")
     p.add_argument("--roi", help="x,y,w,h: look for people only inside this box (pixels)")
@@ -387,6 +429,8 @@ def register(sub) -> None:
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint (default: shipped)")
     p.add_argument("--pose-complexity", type=int, default=1, choices=(0, 1, 2),
                    help="MediaPipe model; only 1 ships with mediapipe 0.10.14")
+    p.add_argument("--no-align", action="store_true",
+                   help="do not align the gaits onto motion capture (the model's video alignment; for comparison)")
     p.add_argument("--allow-truncated", action="store_true", help="analyse what decodes of a truncated video")
     p.add_argument("--save-analysis", help="write the analysis (.npz) for `render`")
     p.set_defaults(func=cmd_run)

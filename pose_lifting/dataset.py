@@ -88,6 +88,20 @@ class GaitSet:
         kw["rotations"] = joint_rotations(self.positions, reference) if len(self) else self.rotations
         return GaitSet(**kw, attrs=dict(self.attrs) | {"rotations": reference})
 
+    def with_positions(self, positions: np.ndarray) -> "GaitSet":
+        """The same gaits on new positions (N, T, 21, 3): rotations (in the set's reference)
+        and affective features recomputed from them (video alignment, video-like copies)."""
+        from .features import affective_features
+        from .gait import joint_rotations
+
+        kw = {k: getattr(self, k) for k in _ARRAYS}
+        p = np.asarray(positions, np.float64)
+        kw["positions"] = p.astype(np.float32)
+        if len(self):
+            kw["rotations"] = joint_rotations(p, self.rotation_reference)
+            kw["features"] = affective_features(p).astype(np.float32)
+        return GaitSet(**kw, attrs=dict(self.attrs))
+
     def subset(self, idx) -> "GaitSet":
         idx = np.asarray(idx)
         kw = {k: getattr(self, k)[idx] for k in _ARRAYS}

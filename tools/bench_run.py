@@ -3,9 +3,10 @@
     python -m tools.bench_run [VIDEO] [--repeat 20]
     python -m tools.bench_run --people      # frames/s against the number of people
 
-`--people` times the whole `run` (people mode) on tools.synth_clips' clips with 1, 2
-and 4 walkers (the sample's walker band, stacked), beside the single-person path
-(`--single`) on the one-walker clip, and prints how many people each run tracked.
+`--people` times the whole `run` (people mode, both tracking methods: "crops" and
+"tasks") on tools.synth_clips' clips with 1, 2 and 4 walkers (the sample's walker band,
+stacked), beside the single-person path (`--single`) on the one-walker clip, and prints
+how many people each run tracked and the share of frames the worst-found walker is found.
 
 Prints:
 - frames/s of bare MediaPipe (decode + pose on every frame at run's input size, nothing
@@ -123,16 +124,22 @@ def people_bench() -> None:
         timed_analyze(str(clips[1]))  # warm the graph's first start
         an, t = timed_analyze(str(clips[1]), people=False)
         single = one.n_frames / t
+        alone = int(np.isfinite(an.main.track.world).all((1, 2)).sum())
         print(f"clips: the sample's walker band ({one.width}x{one.height}) stacked 1, 2, 4 times, {one.n_frames} frames")
+        print(f"found: the fewest frames any walker is found, against the {alone} frames the single path finds her alone")
         print(f"single-person path (--single)  1 walker   {single:6.1f} frames/s  (1.00)")
         out = dict(single_fps=single)
-        for n, clip in clips.items():
-            info = probe(clip)
-            an, t = timed_analyze(str(clip))
-            fps = info.n_frames / t
-            print(f"people mode         {n} walker(s) {info.width}x{info.height}  {fps:6.1f} frames/s  "
-                  f"({fps / single:.2f} of single)  tracked {len(an.persons)}, walking {len(an.walkers)}")
-            out[f"people{n}_fps"] = fps
+        for method in ("crops", "tasks"):
+            for n, clip in clips.items():
+                info = probe(clip)
+                an, t = timed_analyze(str(clip), tracking=method)
+                fps = info.n_frames / t
+                found = min((int(np.isfinite(p.track.world).all((1, 2)).sum()) for p in an.walkers), default=0)
+                print(f"people mode, {method:5s} {n} walker(s) {info.width}x{info.height}  {fps:6.1f} frames/s  "
+                      f"({fps / single:.2f} of single)  tracked {len(an.persons)}, walking {len(an.walkers)}, "
+                      f"found {found / alone:.0%}")
+                out[f"{method}{n}_fps"] = fps
+                out[f"{method}{n}_found"] = found / alone
     print(json.dumps(out))
 
 

@@ -25,7 +25,7 @@ function badge(v) {
   if (v.state === "queued") return v.queue_position > 1 ? `queued #${v.queue_position}` : "queued";
   if (v.state === "analysing" || v.state === "rendering")
     return v.total ? `${v.state} ${Math.round(100 * v.done / v.total)} %` : v.state;
-  if (v.state === "done") return (v.result && v.result.clip.labels.join(", ")) || "done";
+  if (v.state === "done") return (v.result && (v.result.clip.uncertain ? "uncertain" : v.result.clip.labels.join(", "))) || "done";
   return v.state;
 }
 
@@ -129,7 +129,9 @@ function showResult(v) {
   const answer = $("answer");
   answer.replaceChildren();
   answer.append(el("span", {}, "Perceived: "));
-  answer.append(el("span", {class: "label"}, clip.labels.length ? clip.labels.join(", ") : "no emotion above chance"));
+  answer.append(el("span", {class: "label"}, clip.uncertain ? `uncertain (leans ${clip.argmax})` :
+    clip.labels.length ? clip.labels.join(", ") : "no emotion above chance"));
+  if (clip.uncertain) answer.append(el("span", {class: "conf"}, `  ${clip.because.join("; ")}.`));
   answer.append(el("span", {class: "conf"}, `  confidence ${clip.probs[top].toFixed(2)} (` +
     res.emotions.map((e) => `${e} ${clip.probs[e].toFixed(2)}`).join(", ") + ")"));
   const video = $("overlay");

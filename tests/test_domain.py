@@ -1,0 +1,122 @@
+"""The video domain: alignment of MediaPipe's bones onto motion capture, video-like copies,
+calibration and the clip answer."""
+import numpy as np
+import pytest
+
+from pose_lifting.domain import Alignment, VideoLike, angle_deg, bone_directions, mean_directions
+from pose_lifting.gait import mirror_positions
+from pose_lifting.skeletons import ELMD21
+
+
+def _walk(n=12, t=48, seed=0, lean=0.0):
+    """Synthetic walks (n, t, 21, 3): the rest skeleton moving along +Z with swinging limbs,
+    the trunk leaning forward by `lean` radians."""
+    from pose_lifting.skeletons import ELMD21_BONE_LENGTHS, ELMD21_REST_DIRECTIONS
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, t, 21, 3))
+    for i in range(n):
+        ph = rng.uniform(0, 2 * np.pi)
+        for k in range(t):
+            s = np.sin(2 * np.pi * k / 24 + ph)
+            p = np.zeros((21, 3))
+            p[0] = [0, 0.95, 0.03 * k]
+            for parent, j in ELMD21.bones:
+                name = ELMD21.joints[j]
+                d = np.array(ELMD21_REST_DIRECTIONS[name], float)
+                if name in ("l_knee", "r_elbow"):
+                    d = d + [0, 0, 0.4 * s]
+                if name in ("r_knee", "l_elbow"):
+                    d = d + [0, 0, -0.4 * s]
+                if name in ("lower_back", "spine", "neck", "head"):
+                    d = d + [0, 0, np.tan(lean)]
+                d /= np.linalg.norm(d)
+                p[j] = p[parent] + ELMD21_BONE_LENGTHS[name] * d
+            out[i, k] = p
+    return out
+
+
+def test_alignment_recovers_a_known_offset_and_keeps_bone_lengths():
+    mocap = _walk(seed=1)
+    known = Alignment.fit(_walk(seed=2, lean=0.3), [mocap])       # a trunk leaning 0.3 rad more
+    assert known.angles_deg()[ELMD21.index("spine") - 1] == pytest.approx(np.degrees(0.3), abs=1.0)
+    video = known.inverse(_walk(seed=3))                          # mocap bones put where "video" has them
+    fit = Alignment.fit(video, [mocap])
+    aligned = fit(video)
+    err = angle_deg(mean_directions(aligned), mean_directions(mocap))
+    assert err.max() < 1.0, err
+    before = angle_deg(mean_directions(video), mean_directions(mocap))
+    assert before.max() > 10
+    bl = lambda p: np.linalg.norm(p[..., 1:, :] - p[..., list(ELMD21.parents[1:]), :], axis=-1)
+    np.testing.assert_allclose(bl(aligned), bl(video), atol=1e-9)
+
+
+def test_alignment_is_mirror_symmetric_and_identity_is_a_no_op():
+    video = _walk(seed=4, lean=0.2)
+    al = Alignment.fit(video, [_walk(seed=5)])
+    np.testing.assert_allclose(al(mirror_positions(video)), mirror_positions(al(video)), atol=1e-9)
+    np.testing.assert_allclose(Alignment.identity()(video), video, atol=1e-7)
+    back = Alignment.from_dict(al.to_dict())
+    np.testing.assert_allclose(back.offsets, al.offsets, atol=1e-5)
+
+
+def test_alignment_refuses_bad_offsets():
+    with pytest.raises(ValueError):
+        Alignment.from_dict({"offsets": [[1, 0, 0, 0]] * 3})
+
+
+def test_video_like_noise_is_larger_along_the_camera_axis():
+    g = _walk(n=200, seed=6)
+    rng = np.random.default_rng(0)
+    vl = VideoLike(depth_cm=3.0, lateral_cm=0.5, smooth_frames=0)
+    noisy = vl(g, rng)
+    d = (noisy - g) * 100                                         # cm
+    # every gait's noise spreads along one horizontal axis: its largest principal spread
+    # is about depth_cm, the others about lateral_cm
+    sv = [np.sqrt(np.linalg.eigvalsh(np.cov(x.reshape(-1, 3).T))) for x in d[:50]]
+    sv = np.array(sv)
+    assert np.median(sv[:, 2]) == pytest.approx(3.0, rel=0.15)
+    assert np.median(sv[:, 0]) == pytest.approx(0.5, rel=0.2)
+    smooth = VideoLike(depth_cm=3.0, lateral_cm=0.5, smooth_frames=5)(g, np.random.default_rng(0))
+    assert np.abs(smooth - g).mean() < np.abs(noisy - g).mean()  # run's smoothing takes some of it away
+
+
+def test_temperature_fixes_overconfidence_out_of_sample():
+    from model import calibration
+    rng = np.random.default_rng(0)
+    n = 2000
+    y = rng.integers(0, 4, n)
+    logits = rng.normal(size=(n, 4))
+    logits[np.arange(n), y] += 1.0                                # informative, but not that much
+    probs = np.exp(3 * logits)                                    # ... and three times too sure
+    probs /= probs.sum(1, keepdims=True)
+    labels = np.eye(4)[y]
+    t = calibration.fit_temperature(probs[:1000], labels[:1000])
+    assert t == pytest.approx(3.0, rel=0.2)
+    before = calibration.reliability(probs[1000:], labels[1000:])
+    after = calibration.reliability(calibration.apply_temperature(probs[1000:], t), labels[1000:])
+    assert after["ece"] < 0.5 * before["ece"]
+    assert after["accuracy"] == before["accuracy"]                # argmax unchanged
+    cf = calibration.cross_fitted(probs, labels, np.arange(n) % 10)
+    assert calibration.reliability(cf, labels)["ece"] < 0.5 * calibration.reliability(probs, labels)["ece"]
+
+
+def test_clip_answer_says_uncertain_when_it_should():
+    from model.calibration import clip_answer, distance, embedding_stats
+    sure = np.tile([0.05, 0.85, 0.05, 0.05], (6, 1))
+    a = clip_answer(sure)
+    assert a["argmax"] == "sad" and not a["uncertain"] and a["labels"] == ["sad"]
+    split = np.array([[0.8, 0.1, 0.05, 0.05]] * 3 + [[0.1, 0.8, 0.05, 0.05]] * 3)
+    b = clip_answer(split)
+    assert b["uncertain"] and any("disagree" in r for r in b["because"])
+    # weights: the happy windows count more, and the clip follows them
+    c = clip_answer(split, np.array([1, 1, 1, 0.1, 0.1, 0.1]))
+    assert c["argmax"] == "happy" and c["agreement"] > 0.85
+    flat = clip_answer(np.tile([0.3, 0.3, 0.2, 0.2], (4, 1)))
+    assert flat["uncertain"] and any("low confidence" in r for r in flat["because"])
+    rng = np.random.default_rng(0)
+    stats = embedding_stats(rng.normal(size=(500, 8)))
+    assert np.mean(distance(rng.normal(size=(200, 8)), stats) > 1) < 0.05
+    far = distance(rng.normal(size=(6, 8)) + 6, stats)
+    assert (far > 1).all()
+    d = clip_answer(sure, far=far)
+    assert d["uncertain"] and any("unlike the training gaits" in r for r in d["because"])

@@ -1,0 +1,113 @@
+"""What a model answers on real video, clip by clip, with and without the video alignment.
+
+    python -m tools.video_answers data/walks.h5 [--weights W] [--mocap data/bandai.h5 data/eg.h5] [--json out.json]
+
+The gait windows come from `harvest` (every walker of every clip; no labels: nobody rated
+these walks). Each walker's clip answer is built as `run` builds it
+(model.calibration.clip_answer: quality-weighted windows, calibrated, "uncertain" when
+unsure), under three inputs:
+  raw:    MediaPipe's gaits as they are (what `run --no-align` does);
+  model:  aligned with the alignment stored in the weights (what `run` does); that
+          alignment was fitted on every harvested clip, these included;
+  held-out: aligned with an alignment fitted without the clip itself (leave one clip
+          out, from the other clips' gaits and the --mocap files), so that no clip is
+          answered with statistics of itself.
+Printed: one row per walker, then per input the share of walkers whose answer is each
+emotion, the share answered "uncertain", and the median confidence.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def walkers(gs) -> dict:
+    """{(clip file name, person): row indices} of a harvested file."""
+    out: dict = {}
+    for i, (src, q) in enumerate(zip(gs.source, gs.quality)):
+        out.setdefault((Path(str(src)).name, json.loads(q).get("person", 1)), []).append(i)
+    return out
+
+
+def answers(model, positions: np.ndarray, qualities: list[dict], alignment) -> dict:
+    import torch
+
+    from model import calibration
+    from pose_lifting.gait import joint_rotations
+    from pose_lifting.dataset import EMOTIONS
+    pos = positions if alignment is None else alignment(positions)
+    q = torch.from_numpy(joint_rotations(pos, model.rotations))
+    probs = model.predict(q).numpy()
+    far = None
+    if getattr(model, "embedding_stats", None):
+        with torch.no_grad():
+            far = calibration.distance(model.encoder(q).mean(1).numpy(), model.embedding_stats)
+    w = np.array([calibration.window_weight(x) for x in qualities])
+    return calibration.clip_answer(probs, w, far, EMOTIONS)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("data")
+    ap.add_argument("--weights", default=str(ROOT / "model" / "weights" / "taew.pt"))
+    ap.add_argument("--mocap", nargs="*", default=[], help="mocap gait files, for the held-out alignment")
+    ap.add_argument("--json", help="write every answer here")
+    a = ap.parse_args(argv)
+
+    from model.train import load_model
+    from pose_lifting.dataset import EMOTIONS, load
+    from pose_lifting.domain import Alignment
+    model, _ = load_model(a.weights)
+    gs = load(a.data)
+    groups = walkers(gs)
+    mocap = [load(p).positions for p in a.mocap]
+    inputs = ["raw"] + (["model"] if model.video_alignment is not None else []) + (["held-out"] if mocap else [])
+    rows, res = [], {k: [] for k in inputs}
+    clips = sorted({c for c, _ in groups})
+    for (clip, person), idx in sorted(groups.items()):
+        pos = gs.positions[idx].astype(np.float64)
+        qual = [json.loads(gs.quality[i]) for i in idx]
+        row = dict(clip=clip, person=person, windows=len(idx))
+        for k in inputs:
+            al = None
+            if k == "model":
+                al = model.video_alignment
+            elif k == "held-out":
+                al = Alignment.fit([gs.positions[[i for (c2, _), ii in groups.items() if c2 == c for i in ii]]
+                                    for c in clips if c != clip], mocap)
+            ans = answers(model, pos, qual, al)
+            row[k] = dict(argmax=ans["argmax"], confidence=round(ans["confidence"], 3), uncertain=ans["uncertain"],
+                          because=ans["because"], probs=[round(float(x), 3) for x in ans["probs"]])
+            res[k].append(row[k])
+        rows.append(row)
+    print(f"{len(rows)} walkers in {len(clips)} clips ({a.data}); weights {a.weights}")
+    print(f"{'clip':58s} {'p':>2s} {'n':>3s} " + " ".join(f"{k:>24s}" for k in inputs))
+    for r in rows:
+        cells = [f"{'?' if r[k]['uncertain'] else ' '}{r[k]['argmax']:>8s} {r[k]['confidence']:.2f}" for k in inputs]
+        print(f"{r['clip'][:58]:58s} {r['person']:>2} {r['windows']:>3d} " + " ".join(f"{c:>24s}" for c in cells))
+    print("('?' marks an uncertain answer; the emotion is the one it leans to)")
+    summary = {}
+    for k in inputs:
+        n = len(res[k])
+        c = Counter(x["argmax"] for x in res[k])
+        sure = Counter(x["argmax"] for x in res[k] if not x["uncertain"])
+        summary[k] = dict(argmax_share={e: c[e] / n for e in EMOTIONS}, confident_share={e: sure[e] / n for e in EMOTIONS},
+                          uncertain=sum(x["uncertain"] for x in res[k]) / n,
+                          median_confidence=float(np.median([x["confidence"] for x in res[k]])), walkers=n)
+        print(f"{k:>9s}: argmax " + ", ".join(f"{e} {c[e] / n:.0%}" for e in EMOTIONS)
+              + f"; uncertain {summary[k]['uncertain']:.0%}; confident answers " + ", ".join(f"{e} {sure[e] / n:.0%}" for e in EMOTIONS)
+              + f"; median confidence {summary[k]['median_confidence']:.2f}")
+    if a.json:
+        Path(a.json).write_text(json.dumps(dict(weights=a.weights, data=a.data, summary=summary, walkers=rows), indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
