@@ -36,6 +36,7 @@ from .skeletons import ELMD21
 UP = np.array([0.0, 1.0, 0.0])
 _PARENTS = np.array(ELMD21.parents[1:])           # (20,) parent joint of bone b = joint b+1
 _MIRROR_BONE = np.array(ELMD21.mirror[1:]) - 1    # (20,) the mirror bone of each bone
+SWING_MIN, SWING_MAX = 0.5, 2.0                   # bounds of the swing factors (Alignment.fit)
 
 
 def heading_frame(positions: np.ndarray) -> np.ndarray:
@@ -97,13 +98,32 @@ def spread_deg(positions: np.ndarray) -> np.ndarray:
     return np.sqrt((angle_deg(d, m[None]) ** 2).mean(0))
 
 
-def turn_bones(positions: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+def _scale_about(d: np.ndarray, mean: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """Unit directions d (..., 20, 3) moved toward (scale < 1) or away from (> 1) each bone's
+    mean direction (20, 3), along the great circle: the angle from the mean times the scale."""
+    m = np.broadcast_to(mean, d.shape)
+    q = Q.qbetween(m, d)                                           # (..., 20, 4) mean -> d
+    w = np.clip(q[..., :1], -1, 1)
+    half = np.arccos(w)                                            # half the angle
+    axis = q[..., 1:] / np.maximum(np.sin(half), 1e-9)
+    new_half = half * scales[:, None]
+    qs = np.concatenate([np.cos(new_half), axis * np.sin(new_half)], -1)
+    return Q.qrot(qs, m)
+
+
+def turn_bones(positions: np.ndarray, offsets: np.ndarray, scales: np.ndarray | None = None,
+               centre: np.ndarray | None = None) -> np.ndarray:
     """Turn bone b by offsets[b] in the heading frame of each frame, keeping every bone's
-    length, and rebuild the skeleton from the root. (..., 21, 3), (20, 4) -> (..., 21, 3)."""
+    length, and rebuild the skeleton from the root. (..., 21, 3), (20, 4) -> (..., 21, 3).
+    With scales (20,) and centre (20, 3) (unit mean directions), each bone's swing about
+    its centre is first scaled by its factor."""
     p = np.asarray(positions, np.float64)
     r = heading_frame(p)                                           # (..., 3, 3)
     v = bone_vectors(p)                                            # (..., 20, 3)
     local = v @ r
+    if scales is not None:
+        n = np.linalg.norm(local, axis=-1, keepdims=True)
+        local = _scale_about(local / np.maximum(n, 1e-12), centre, scales) * n
     local = Q.qrot(np.broadcast_to(offsets, local.shape[:-1] + (4,)).astype(np.float64), local)
     world = local @ np.swapaxes(r, -1, -2)                         # back: R v
     out = np.empty_like(p)
@@ -122,16 +142,27 @@ class Alignment:
     n_video: int = 0
     n_mocap: int = 0
     note: str = ""
+    scales: np.ndarray | None = None   # (20,) swing of mocap over video about the mean, or None
+    centre: np.ndarray | None = None   # (20, 3) video's mean bone directions (the scaling's centre)
 
     @classmethod
-    def fit(cls, video: list[np.ndarray] | np.ndarray, mocap: list[np.ndarray], note: str = "") -> "Alignment":
+    def fit(cls, video: list[np.ndarray] | np.ndarray, mocap: list[np.ndarray], note: str = "",
+            swing: bool = True) -> "Alignment":
         """video: (N, T, 21, 3) gaits from MediaPipe, or one such array per clip (each clip
         weighs the same, so a crowd scene does not outweigh a single walker); mocap: one
-        (M, T, 21, 3) array per source, each source weighing the same."""
+        (M, T, 21, 3) array per source, each source weighing the same.
+        swing: also match each bone's swing about its mean (second moment), by a factor
+        clipped to [SWING_MIN, SWING_MAX]."""
         video = [video] if isinstance(video, np.ndarray) else list(video)
         mv, mm = pooled_mean_directions(video), pooled_mean_directions(mocap)
+        scales = centre = None
+        if swing:
+            sv = np.mean([spread_deg(v) for v in video], 0)
+            sm = np.mean([spread_deg(m) for m in mocap], 0)
+            s = np.clip(sm / np.maximum(sv, 1e-6), SWING_MIN, SWING_MAX)
+            scales, centre = 0.5 * (s + s[_MIRROR_BONE]), mv
         return cls(Q.qbetween(mv, mm).astype(np.float64), int(sum(len(v) for v in video)),
-                   int(sum(len(m) for m in mocap)), note)
+                   int(sum(len(m) for m in mocap)), note, scales, centre)
 
     @classmethod
     def identity(cls) -> "Alignment":
@@ -139,11 +170,14 @@ class Alignment:
 
     def __call__(self, positions: np.ndarray) -> np.ndarray:
         """Align video positions (..., 21, 3) to motion capture."""
-        return turn_bones(positions, self.offsets)
+        return turn_bones(positions, self.offsets, self.scales, self.centre)
 
     def inverse(self, positions: np.ndarray) -> np.ndarray:
-        """Make motion-capture positions (..., 21, 3) sit as MediaPipe's do."""
-        return turn_bones(positions, Q.qconj(self.offsets))
+        """Make motion-capture positions (..., 21, 3) sit and swing as MediaPipe's do."""
+        p = turn_bones(positions, Q.qconj(self.offsets))
+        if self.scales is None:
+            return p
+        return turn_bones(p, np.tile([1.0, 0, 0, 0], (20, 1)), 1 / self.scales, self.centre)
 
     def angles_deg(self) -> np.ndarray:
         """(20,) the size of each bone's offset."""
@@ -151,16 +185,23 @@ class Alignment:
         return np.degrees(2 * np.arccos(w))
 
     def to_dict(self) -> dict:
-        return dict(offsets=[[round(float(x), 6) for x in q] for q in self.offsets], n_video=self.n_video,
-                    n_mocap=self.n_mocap, note=self.note)
+        r = lambda a: None if a is None else np.round(np.asarray(a, float), 6).tolist()
+        return dict(offsets=r(self.offsets), n_video=self.n_video, n_mocap=self.n_mocap, note=self.note,
+                    scales=r(self.scales), centre=r(self.centre))
 
     @classmethod
     def from_dict(cls, d: dict) -> "Alignment":
         off = np.asarray(d["offsets"], np.float64)
         if off.shape != (20, 4) or not np.isfinite(off).all():
             raise ValueError(f"video alignment offsets must be (20, 4) finite, not {off.shape}")
+        scales = centre = None
+        if d.get("scales") is not None:
+            scales, centre = np.asarray(d["scales"], np.float64), np.asarray(d["centre"], np.float64)
+            if scales.shape != (20,) or centre.shape != (20, 3) or not (scales > 0).all():
+                raise ValueError("video alignment scales must be (20,) positive with a (20, 3) centre")
+            centre = centre / np.linalg.norm(centre, axis=-1, keepdims=True)
         return cls(off / np.linalg.norm(off, axis=-1, keepdims=True), int(d.get("n_video", 0)),
-                   int(d.get("n_mocap", 0)), str(d.get("note", "")))
+                   int(d.get("n_mocap", 0)), str(d.get("note", "")), scales, centre)
 
 
 @dataclass

@@ -45,3 +45,17 @@ def assert_clean_error(proc):
     assert "Traceback" not in proc.stderr, proc.stderr
     assert err and err[-1].startswith("error: "), proc.stderr
     assert len([l for l in err if l.startswith("error:")]) == 1
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """`run --json --save-analysis` on the bundled sample, once per test session:
+    (the JSON, the main walker's track arrays)."""
+    import json
+    out = tmp_path_factory.mktemp("run")
+    p = run_cli("run", SAMPLE_VIDEO, "--json", "--save-analysis", out / "a.npz")
+    assert p.returncode == 0, p.stderr
+    res, d = json.loads(p.stdout), np.load(out / "a.npz")
+    k = int(np.flatnonzero(d["ids"] == res["person"])[0])  # the main walker's track
+    return res, dict(frames=d["frames"], fps=d["fps"], world=d["world"][k], image=d["image"][k],
+                     visibility=d["visibility"][k])

@@ -120,3 +120,82 @@ def test_clip_answer_says_uncertain_when_it_should():
     assert (far > 1).all()
     d = clip_answer(sure, far=far)
     assert d["uncertain"] and any("unlike the training gaits" in r for r in d["because"])
+
+
+def _video_set(alignment, n_rec=12):
+    """Synthetic walks seen "through MediaPipe": their bones turned by the inverse of
+    `alignment`, harvested as unlabeled video gaits (corpus "video")."""
+    from pose_lifting.dataset import GaitSet
+    from pose_lifting.gait import gaits_from_recording
+    from test_gait import synthetic_walk
+    sets = []
+    for r in range(n_rec):
+        walk = alignment.inverse(synthetic_walk(n=90, seed=500 + r))
+        sets.append(GaitSet.from_gaits(gaits_from_recording(walk, 30.0), None, f"video:clip{r}", f"clip{r}.mp4", 30.0))
+    gs = GaitSet.concat(sets)
+    gs.attrs["rotations"] = "rest"
+    return gs
+
+
+def test_training_fits_the_video_alignment_keeps_it_in_the_checkpoint_and_applies_it(tmp_path):
+    import torch
+    from model.evaluate import predict
+    from model.model import ModelConfig
+    from model.train import TrainConfig, load_model, train
+    from pose_lifting.dataset import GaitSet
+    from pose_lifting.gait import joint_rotations
+    from test_model import SMALL, tiny_set
+    mocap = tiny_set(n_per_class=3, n_unlabeled=6)
+    known = Alignment.fit(_walk(seed=2, lean=0.25), [_walk(seed=1)], swing=False)
+    video = _video_set(known)
+    assert len(video) >= 20
+    gs = GaitSet.concat([mocap, video])
+    model, _ = train(gs, TrainConfig(steps=4, batch_size=8, eval_every=2), ModelConfig(**SMALL), out_dir=tmp_path)
+    al = model.video_alignment
+    assert al is not None and al.n_video == len(video)
+    # the trunk's known offset is found (the synthetic mocap and video walks differ in nothing else)
+    spine = ELMD21.index("spine") - 1
+    assert al.angles_deg()[spine] == pytest.approx(known.angles_deg()[spine], abs=3)
+    re, ck = load_model(tmp_path / "model.pt")
+    assert ck["video_alignment"]["n_video"] == len(video)
+    np.testing.assert_allclose(re.video_alignment.offsets, al.offsets, atol=1e-5)
+    assert re.embedding_stats["q99"] > 0 and len(re.embedding_stats["mean"]) == SMALL.get("embed_dim", 32)
+    # evaluation aligns video rows, and only those
+    q = torch.from_numpy(joint_rotations(al(video.positions.astype(np.float64)), "rest"))
+    np.testing.assert_allclose(predict(re, video), re.predict(q).numpy(), atol=1e-5)
+    np.testing.assert_allclose(predict(re, mocap), re.predict(torch.from_numpy(mocap.rotations)).numpy(), atol=1e-5)
+    # a model trained without it has none
+    off, _ = train(gs, TrainConfig(steps=2, batch_size=8, eval_every=2, align_video=False), ModelConfig(**SMALL))
+    assert off.video_alignment is None
+
+
+def test_temperature_flattens_the_answer_and_keeps_its_argmax():
+    import torch
+    from model.model import EmotionWalkNet, ModelConfig
+    from test_model import SMALL, tiny_set
+    m = EmotionWalkNet(ModelConfig(**SMALL)).eval()
+    q = torch.from_numpy(tiny_set().rotations[:6])
+    with torch.no_grad():
+        m.classifier.l3.bias.copy_(torch.tensor([2.0, 0.0, -1.0, 0.5]))
+    p1 = m.predict(q)
+    m.temperature = 3.0
+    p3 = m.predict(q)
+    assert torch.equal(p1.argmax(1), p3.argmax(1))
+    assert (p3.max(1).values < p1.max(1).values).all()
+
+
+def test_video_domain_measures_depth_jitter_and_missing_frames():
+    from tools.video_domain import track_stats
+    rng = np.random.default_rng(0)
+    n = 120
+    t = np.arange(n)[:, None, None]
+    base = rng.normal(size=(1, 33, 3)) * 0.3 + 0.05 * np.sin(2 * np.pi * t / 30)   # smooth motion
+    noise = np.zeros((n, 33, 3))
+    noise[..., 2] = rng.normal(size=(n, 33)) * 0.02                              # 2 cm along depth only
+    world = base + noise
+    world[40:50] = np.nan                                                        # 10 frames unseen
+    st = track_stats(world, 30.0)
+    assert st["missing"] == pytest.approx(10 / 120, abs=1e-3)
+    assert st["jitter_z_cm"] > 5 * st["jitter_x_cm"] and st["jitter_z_cm"] > 5 * st["jitter_y_cm"]
+    assert 0.3 < st["jitter_z_cm"] < 2.5
+    assert len(st["bone_cv_pct"]) == 20

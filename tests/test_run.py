@@ -24,17 +24,6 @@ def copy_frames(src, dst, start, stop):
     return write_video(dst, [f for _, f in read_frames(src, np.arange(start, stop), max_side=960)])
 
 
-@pytest.fixture(scope="module")
-def sample_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run")
-    p = run_cli("run", SAMPLE_VIDEO, "--json", "--save-analysis", out / "a.npz")
-    assert p.returncode == 0, p.stderr
-    res, d = json.loads(p.stdout), np.load(out / "a.npz")
-    k = int(np.flatnonzero(d["ids"] == res["person"])[0])  # the main walker's track
-    return res, dict(frames=d["frames"], fps=d["fps"], world=d["world"][k], image=d["image"][k],
-                     visibility=d["visibility"][k])
-
-
 def _check_result(res, n_frames):
     assert res["frames"] == n_frames and res["fps"] == pytest.approx(30)
     passed = [w for w in res["windows"] if w["probs"]]

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import SAMPLE_VIDEO
 from pipeline.run import DEFAULT_WEIGHTS
-from tools.video_consistency import VARIANTS, consistency, transform
+from tools.video_consistency import consistency, transform
 
 
 def test_variants_transform_the_frames():
@@ -17,10 +17,11 @@ def test_variants_transform_the_frames():
 
 
 def test_the_samples_answer_holds_in_fast_mode_mirrored_and_at_half_resolution():
-    res = consistency([SAMPLE_VIDEO], str(DEFAULT_WEIGHTS), log=lambda m: None)
+    asked = ("fast", "mirror", "half")  # crop (the fourth) is left to the tool's full run over the shared clips
+    res = consistency([SAMPLE_VIDEO], str(DEFAULT_WEIGHTS), log=lambda m: None, variants=asked)
     row = res["clips"][str(SAMPLE_VIDEO)]
-    assert res["analysed"] == 1 and set(row) == {"reference", *VARIANTS}
-    assert all("argmax" in row[k] for k in VARIANTS), row  # every variant is analysed
+    assert res["analysed"] == 1 and set(row) == {"reference", *asked}
+    assert all("argmax" in row[k] for k in asked), row  # every variant is analysed
     for k in ("fast", "mirror", "half"):
         assert res["agreement"][k] == 1.0, (k, row[k], row["reference"])
     assert row["mirror"]["view"] == row["reference"]["view"] == "side"

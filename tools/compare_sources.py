@@ -13,6 +13,17 @@ with the canonical ELMD-21 skeleton (bone directions kept, lengths fixed), and p
 - per affective feature, the standardised mean difference |mean_video - mean_mocap| /
   std_mocap, raw and canonical, with its mean and max over the 18 features;
 - bone lengths (metres) of the legs, arms and trunk from each source.
+
+    python -m tools.compare_sources --datasets data/bandai.h5 data/eg.h5 --video data/walks.h5 [--weights W]
+
+measures the gap between harvested video gaits and the mocap gaits of the dataset files,
+before and after the video alignment (pose_lifting.domain.Alignment: the weights' own,
+and one fitted here), on three levels:
+- bones: the angle between the mean direction of each bone (heading frame), mean over bones;
+- the 18 affective features: |mean_video - mean_mocap| / std_mocap, mean and max;
+- the network's embedding (time-averaged, E dims): the same standardised difference, and
+  how well a logistic regression tells video from mocap gaits (ROC AUC, 5-fold CV by
+  clip or take; 0.5 means indistinguishable).
 """
 from __future__ import annotations
 
@@ -74,13 +85,86 @@ def stats(recordings, canonical: bool):
     return f, np.concatenate(raw)
 
 
+def _domain_auc(x_video, x_mocap, g_video, g_mocap) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    x = np.concatenate([x_video, x_mocap])
+    y = np.r_[np.ones(len(x_video)), np.zeros(len(x_mocap))]
+    g = np.r_[g_video, g_mocap]
+    p = np.zeros(len(y))
+    for tr, te in GroupKFold(5).split(x, y, g):
+        p[te] = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x[tr], y[tr]).predict_proba(x[te])[:, 1]
+    return float(roc_auc_score(y, p))
+
+
+def dataset_gap(datasets: list[str], video_file: str, weights: str) -> dict:
+    """The video-mocap gap before and after alignment (see the module docstring)."""
+    import torch
+
+    from model.train import load_model
+    from pose_lifting.dataset import load
+    from pose_lifting.domain import Alignment, angle_deg, mean_directions, pooled_mean_directions
+    from pose_lifting.features import affective_features
+    from pose_lifting.gait import joint_rotations
+
+    model, _ = load_model(weights)
+    mocap = [load(d) for d in datasets]
+    video = load(video_file)
+    rng = np.random.default_rng(0)
+    keep = [m.subset(np.sort(rng.choice(len(m), min(len(m), 1500), replace=False))) for m in mocap]
+    pm = np.concatenate([m.positions for m in keep]).astype(np.float64)
+    gm = np.concatenate([m.recording for m in keep])
+    clips = sorted(set(video.recording))
+    fitted = Alignment.fit([video.positions[video.recording == c] for c in clips], [m.positions for m in mocap])
+    variants = {"raw": None, "aligned (weights)": model.video_alignment, "aligned (fitted here)": fitted}
+
+    def embed(p):
+        q = torch.from_numpy(joint_rotations(p, model.rotations))
+        with torch.no_grad():
+            return np.concatenate([model.encoder(q[i:i + 256]).mean(1).numpy() for i in range(0, len(q), 256)])
+
+    fm, em = affective_features(pm).reshape(-1, 18), embed(pm)
+    mm = pooled_mean_directions([m.positions for m in mocap])
+    out = {}
+    print(f"\nvideo: {len(video)} gaits of {len(clips)} clips ({video_file}); mocap: "
+          + ", ".join(f"{Path(d).name} {len(m)}" for d, m in zip(datasets, keep)) + f"; weights {weights}")
+    print(f"{'video gaits':24s} {'bones deg':>9s} {'feat mean':>9s} {'feat max':>9s} {'emb mean':>9s} {'emb max':>8s} {'domain AUC':>10s}")
+    for name, al in variants.items():
+        if al is None and name != "raw":
+            continue
+        pv = video.positions.astype(np.float64) if al is None else al(video.positions.astype(np.float64))
+        bones = float(angle_deg(mean_directions(pv), mm).mean())
+        fv = affective_features(pv).reshape(-1, 18)
+        df = np.abs(np.nanmean(fv, 0) - np.nanmean(fm, 0)) / (np.nanstd(fm, 0) + 1e-6)
+        ev = embed(pv)
+        de = np.abs(ev.mean(0) - em.mean(0)) / (em.std(0) + 1e-6)
+        auc = _domain_auc(ev, em, video.recording, gm)
+        out[name] = dict(bones_deg=bones, feature_mean=float(df.mean()), feature_max=float(df.max()),
+                         embedding_mean=float(de.mean()), embedding_max=float(de.max()), domain_auc=auc)
+        print(f"{name:24s} {bones:9.1f} {df.mean():9.2f} {df.max():9.2f} {de.mean():9.2f} {de.max():8.2f} {auc:10.3f}")
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("videos", nargs="*", default=[str(ROOT / "assets" / "sports2d_demo.mp4"),
                                                   str(ROOT.parent / "shared" / "media" / "assemblyai_walking.mp4")])
     ap.add_argument("--bandai", default=str(ROOT.parent / "shared" / "data" / "bandai-namco" / "dataset-1"))
     ap.add_argument("--emotion-gait", default=str(ROOT.parent / "shared" / "data" / "emotion-gait" / "features_real258.h5"))
+    ap.add_argument("--datasets", nargs="+", help="mocap gait files: measure the video gap of --video against them")
+    ap.add_argument("--video", help="harvested video gait file (with --datasets)")
+    ap.add_argument("--weights", default=str(ROOT / "model" / "weights" / "taew.pt"))
+    ap.add_argument("--json", help="with --datasets: write the figures here")
     a = ap.parse_args()
+    if a.datasets:
+        res = dataset_gap(a.datasets, a.video, a.weights)
+        if a.json:
+            import json
+            Path(a.json).write_text(json.dumps(res, indent=1))
+        return
     videos = [v for v in a.videos if Path(v).is_file()]
     mocap = list(mocap_recordings(Path(a.bandai)))
     video = list(video_recordings(videos))

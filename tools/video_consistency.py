@@ -65,23 +65,25 @@ def answer(video: Path, weights: str, fast: bool = False) -> dict:
     return {"argmax": EMOTIONS[int(np.argmax(an.probs))], "labels": an.labels, "probs": an.probs, "view": an.view}
 
 
-def consistency(videos: list[Path], weights: str, log=print) -> dict:
-    """{clip: {'reference': answer, variant: answer, ...}} and the agreement shares."""
+def consistency(videos: list[Path], weights: str, log=print, variants=VARIANTS) -> dict:
+    """{clip: {'reference': answer, variant: answer, ...}} and the agreement shares
+    (over `variants`, a subset of VARIANTS)."""
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for v in videos:
             ref = answer(v, weights)
             row = {"reference": ref}
             if "error" not in ref:
-                row["fast"] = answer(v, weights, fast=True)
-                for kind in VARIANTS[1:]:
+                if "fast" in variants:
+                    row["fast"] = answer(v, weights, fast=True)
+                for kind in [k for k in variants if k != "fast"]:
                     path = write_variant(v, kind, Path(tmp) / f"{kind}.mp4")
                     row[kind] = answer(path, weights)
             rows[str(v)] = row
             log(_row(v.name, row))
     ok = [r for r in rows.values() if "error" not in r["reference"]]
     agree = {k: float(np.mean([r[k].get("argmax") == r["reference"]["argmax"] for r in ok])) if ok else float("nan")
-             for k in VARIANTS}
+             for k in variants}
     top = [r["reference"]["argmax"] for r in ok]
     shares = {e: top.count(e) / len(top) for e in sorted(set(top))} if top else {}
     return {"clips": rows, "analysed": len(ok), "failed": len(rows) - len(ok), "agreement": agree,
@@ -93,7 +95,7 @@ def _row(name: str, row: dict) -> str:
     if "error" in ref:
         return f"{name[:48]:48s}  reference failed: {ref['error'][:80]}"
     cells = [f"{k}={row[k].get('argmax', 'failed')}{'' if row[k].get('argmax') == ref['argmax'] else '*'}"
-             for k in VARIANTS]
+             for k in VARIANTS if k in row]
     return f"{name[:48]:48s}  {ref['argmax']:8s} ({ref['view']:7s})  " + "  ".join(cells)
 
 

@@ -1,6 +1,6 @@
 """What MediaPipe's skeletons on real video do differently from motion capture, measured.
 
-    python -m tools.video_domain --mocap data/bandai.h5 data/eg.h5 [VIDEO|DIR ...] [--json out.json]
+    python -m tools.video_domain [VIDEO|DIR ...] --mocap data/bandai.h5 data/eg.h5 [--json out.json]
 
 Every clip (default: ../shared/media and its walks/) is analysed as `run` does (people
 mode, full rate, no classification); every walking person gives:
