@@ -37,8 +37,9 @@ from .model import EmotionWalkNet, ModelConfig, config_dict
 
 CHECKPOINT_VERSION = 2
 VIDEO_LIKE_COPIES = 3  # video-like copies drawn once per labeled gait (the noise is then fixed per copy)
-# frame noise of MediaPipe's world landmarks on real video, cm (tools/video_domain.py, README "Video domain")
-VIDEO_NOISE = dict(depth_cm=2.0, lateral_cm=1.0)
+# frame noise of MediaPipe's world landmarks on real video, cm: tools/video_domain.py on the shared clips
+# (README "Video domain"); the frontal walks, whose camera axis is z, separate depth from across
+VIDEO_NOISE = dict(depth_cm=2.7, lateral_cm=1.0)  # frontal walks: depth 2.7, across 0.8-1.0
 AFFECTIVE_CLIP = 3.0  # robust z-scores of the affective targets are clipped to +-this
 
 
