@@ -147,11 +147,11 @@ def clip_answer(probs: np.ndarray, weights: np.ndarray | None = None, far: np.nd
     far_share = float(np.mean(np.asarray(far) > 1.0)) if far is not None and len(far) else 0.0
     because = []
     if clip[top] < MIN_CONFIDENCE:
-        because.append(f"low confidence ({emotions[top]} {clip[top]:.2f})")
+        because.append(f"low confidence (under {MIN_CONFIDENCE:g})")
     if agreement < MIN_AGREEMENT:
         because.append(f"windows disagree ({agreement:.0%} say {emotions[top]})")
     if far_share > MAX_FAR_SHARE:
-        because.append(f"unlike the training gaits ({far_share:.0%} of windows)")
+        because.append(f"unlike the labeled training gaits ({far_share:.0%} of windows)")
     return dict(probs=clip, labels=[e for e, x in zip(emotions, clip) if x > 1.0 / len(emotions)],
                 argmax=emotions[top], confidence=float(clip[top]), agreement=agreement, far_share=far_share,
                 uncertain=bool(because), because=because)

@@ -130,6 +130,8 @@ def tag_text(person: dict, probs: np.ndarray) -> str:
     if np.isfinite(probs).all():
         c = int(np.argmax(probs))
         return f"#{person['id']} {EMOTIONS[c]} {probs[c]:.2f}"
+    if person["clip"].get("uncertain"):
+        return f"#{person['id']} uncertain"
     return f"#{person['id']} {', '.join(person['clip']['labels']) or '-'}"
 
 
@@ -151,7 +153,9 @@ def draw_panel(img: np.ndarray, probs: np.ndarray | None, clip: dict, scale: flo
     several people are tracked."""
     import cv2
     p = probs if probs is not None and np.isfinite(probs).all() else np.array([clip[e] for e in EMOTIONS])
-    title = "gait window" if probs is not None and np.isfinite(probs).all() else "whole clip"
+    # clip: {emotion: probability, ..., "uncertain": bool}
+    title = "gait window" if probs is not None and np.isfinite(probs).all() else \
+        ("whole clip: uncertain" if clip.get("uncertain") else "whole clip")
     pad, row = int(12 * scale), int(34 * scale)
     w, h = int((330 + (70 if view else 0) + 12 * len(who)) * scale), pad * 2 + row * (len(EMOTIONS) + 1)
     roi = img[pad:pad + h, pad:pad + w]
@@ -255,7 +259,7 @@ def render(video: str, output: str, analysis: dict, side_by_side: bool = False, 
     colours = joint_colours()  # the main walker keeps the body-part colours
     others = person_colours(len(persons))
     scale = max(0.6, min(info.width, info.height) / 720)
-    clip = meta["clip"]["probs"]
+    clip = dict(meta["clip"]["probs"], uncertain=bool(meta["clip"].get("uncertain")))
     who = f"#{meta['person']} " if len(persons) > 1 else ""
     W = info.width + (info.height if side_by_side else 0)
     key = _key_frame(meta, n)
@@ -318,6 +322,8 @@ def write_summary(path: str, key_img: np.ndarray | None, probs: np.ndarray, meta
         ax1.imshow(key_img[..., ::-1])
     ax1.set_axis_off()
     labels = ", ".join(meta["clip"]["labels"]) or "none above chance"
+    if meta["clip"].get("uncertain"):
+        labels = f"uncertain (leans {meta['clip']['argmax']})"
     ax1.set_title(f"{Path(meta['video']).name}: perceived {labels}  (key frame {key})")
     ax2 = fig.add_axes([0.07, 0.07, 0.9, 0.22])
     t = np.arange(len(probs)) / fps

@@ -87,8 +87,8 @@ class Person:
     def said(self) -> str:
         """The answer in words: the labels, or "uncertain" with what it leans to and why."""
         if self.answer.get("uncertain"):
-            return (f"uncertain (leans {self.answer['argmax']} {self.answer['confidence']:.2f}; "
-                    + "; ".join(self.answer["because"]) + ")")
+            return (f"uncertain, leans {self.answer['argmax']} {self.answer['confidence']:.2f}: "
+                    + "; ".join(self.answer["because"]))
         return ", ".join(self.labels) or "no class above chance (1/4)"
 
 

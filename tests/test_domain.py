@@ -119,7 +119,7 @@ def test_clip_answer_says_uncertain_when_it_should():
     far = distance(rng.normal(size=(6, 8)) + 6, stats)
     assert (far > 1).all()
     d = clip_answer(sure, far=far)
-    assert d["uncertain"] and any("unlike the training gaits" in r for r in d["because"])
+    assert d["uncertain"] and any("unlike the labeled training gaits" in r for r in d["because"])
 
 
 def _video_set(alignment, n_rec=12):

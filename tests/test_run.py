@@ -147,3 +147,28 @@ def test_bad_inputs(tmp_path):
     assert "corrupt" in p.stderr or "not a gait-emotion checkpoint" in p.stderr
     p = run_cli("run", SAMPLE_VIDEO, "--roi", "1,2,x")
     assert_clean_error(p)
+
+
+def test_the_clip_answer_says_how_sure_it_is(sample_run):
+    """The clip's probabilities are the quality-weighted mean of its windows', calibrated
+    by the shipped temperature, with the reasons for "uncertain" when it is."""
+    from model import calibration
+    from model.train import load_model
+    from pipeline.run import DEFAULT_WEIGHTS
+    res, _ = sample_run
+    clip = res["clip"]
+    for k in ("uncertain", "because", "confidence", "agreement", "far_share", "argmax"):
+        assert k in clip, clip
+    passed = [w for w in res["windows"] if w["probs"]]
+    probs = np.array([w["probs"] for w in passed])
+    weights = np.array([calibration.window_weight(w["quality"]) for w in passed])
+    far = np.array([w["quality"]["distance"] for w in passed])
+    again = calibration.clip_answer(probs, weights, far, tuple(res["emotions"]))
+    assert again["argmax"] == clip["argmax"] and again["uncertain"] == clip["uncertain"]
+    assert clip["uncertain"] == bool(clip["because"])
+    np.testing.assert_allclose([clip["probs"][e] for e in res["emotions"]], again["probs"], atol=2e-3)
+    model, ck = load_model(DEFAULT_WEIGHTS)
+    # the shipped weights carry what `run` needs for video: alignment, temperature, embedding statistics
+    assert model.video_alignment is not None and model.video_alignment.n_video > 100
+    assert ck["calibration"]["temperature"] > 0 and "video-like" in ck["calibration"]["protocol"]
+    assert model.embedding_stats["q99"] > 0

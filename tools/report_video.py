@@ -112,6 +112,14 @@ def markdown(res: dict, head: str) -> str:
             d, c = r["drop"], r["calibration"]
             md.append(f"| {name} | {d['diff']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] | {c['temperature']:.2f} | "
                       f"{c['before']['ece']:.3f} | {c['after']['ece']:.3f} |")
+    a, b = res.get("taew"), res.get("taew_no_video_like")
+    if a and b:
+        md += ["", "Paired (same gaits, same folds, same resamples): the network with video-like training copies "
+               "minus the one without:", "", "| test gaits | mAP difference | 95 % interval |", "|---|---|---|"]
+        for k in ("clean", "video_like"):
+            d = paired_difference(*(dict(labels=np.asarray(r["labels"]), recordings=np.asarray(r["recordings"]),
+                                         oof=[np.asarray(r[f"oof_{k}"])]) for r in (a, b)))
+            md.append(f"| {k.replace('_', '-')} | {d['diff']:+.3f} | {d['lo']:+.3f} to {d['hi']:+.3f} |")
     return "\n".join(md)
 
 
@@ -124,7 +132,8 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--only", help="comma list of methods to run (the others are read from OUT/video/)")
+    ap.add_argument("--only", help="comma list of methods to run (the others are read from OUT/video/); "
+                                   "'-' runs none and rewrites VIDEO.md")
     a = ap.parse_args()
     cfg = TrainConfig(steps=a.steps, threads=a.threads, eval_every=min(50, a.steps))
     bandai, eg, video = dataset.load(a.bandai), dataset.load(a.emotion_gait), dataset.load(a.video)
@@ -136,7 +145,7 @@ def main() -> None:
     extra = GaitSet.concat([bandai_unl, video])
     out = Path(a.out) / "video"
     out.mkdir(parents=True, exist_ok=True)
-    for m in (a.only.split(",") if a.only else METHODS):
+    for m in ([] if a.only == "-" else a.only.split(",") if a.only else METHODS):
         r = run_method(m, gs, vl, extra, cfg, a.folds) | {"train_config": asdict(cfg), "video_noise": VIDEO_NOISE}
         (out / f"{m}.json").write_text(json.dumps(r))
         print(f"done    {m}: clean {r['clean']['mAP']:.3f}, video-like {r['video_like']['mAP']:.3f} ({r['seconds']:.0f} s)",

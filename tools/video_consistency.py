@@ -9,7 +9,8 @@ same clip are analysed the same way:
   mirror: every frame flipped left-right (a walk to the left becomes one to the right)
   half:   every frame at half its width and height
   crop:   the central 80 % of every frame (10 % off each side)
-A variant agrees when its clip argmax is the reference's. Printed: one row per clip, then
+A variant agrees when its clip argmax is the reference's; its stated answer agrees when
+both say the same emotion or both say "uncertain". Printed: one row per clip, then
 the share of clips on which each variant agrees (clips the reference cannot analyse are
 counted apart, and a variant that fails where the reference did not counts as a
 disagreement).
@@ -55,14 +56,23 @@ def write_variant(video: Path, kind: str, out: Path) -> Path:
 
 
 def answer(video: Path, weights: str, fast: bool = False) -> dict:
-    """The clip answer of `run`: {'argmax', 'labels', 'probs', 'view'} or {'error'}."""
+    """The clip answer of `run` (its main walker): {'argmax', 'labels', 'probs', 'view',
+    'uncertain', 'because'} or {'error'}."""
     from pipeline.run import RunConfig, analyze
     try:
         an = analyze(video, RunConfig(weights=weights, fast=fast))
     except Exception as e:
         return {"error": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
     from pose_lifting.dataset import EMOTIONS
-    return {"argmax": EMOTIONS[int(np.argmax(an.probs))], "labels": an.labels, "probs": an.probs, "view": an.view}
+    return {"argmax": EMOTIONS[int(np.argmax(an.probs))], "labels": an.labels, "probs": an.probs, "view": an.view,
+            "uncertain": bool(an.main.answer.get("uncertain")), "because": an.main.answer.get("because", [])}
+
+
+def stated(ans: dict) -> str | None:
+    """The answer as `run` states it: "uncertain", or the clip's argmax (None: failed)."""
+    if "argmax" not in ans:
+        return None
+    return "uncertain" if ans.get("uncertain") else ans["argmax"]
 
 
 def consistency(videos: list[Path], weights: str, log=print, variants=VARIANTS) -> dict:
@@ -84,9 +94,12 @@ def consistency(videos: list[Path], weights: str, log=print, variants=VARIANTS) 
     ok = [r for r in rows.values() if "error" not in r["reference"]]
     agree = {k: float(np.mean([r[k].get("argmax") == r["reference"]["argmax"] for r in ok])) if ok else float("nan")
              for k in variants}
+    said = {k: float(np.mean([stated(r[k]) == stated(r["reference"]) for r in ok])) if ok else float("nan")
+            for k in variants}
     top = [r["reference"]["argmax"] for r in ok]
     shares = {e: top.count(e) / len(top) for e in sorted(set(top))} if top else {}
     return {"clips": rows, "analysed": len(ok), "failed": len(rows) - len(ok), "agreement": agree,
+            "stated_agreement": said,
             "reference_argmax_shares": shares}
 
 
@@ -119,9 +132,13 @@ def main() -> None:
     res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True))
     print(f"\n{res['analysed']} clips analysed ({res['failed']} the reference could not); a * marks a disagreement")
     for k, v in res["agreement"].items():
-        print(f"  {k:6s} agrees with full rate on {100 * v:.0f} % of clips")
+        print(f"  {k:6s} agrees with full rate on {100 * v:.0f} % of clips (argmax); the stated answer "
+              f"(the emotion, or uncertain) on {100 * res['stated_agreement'][k]:.0f} %")
     print("  reference argmax shares: " + ", ".join(f"{e} {100 * s:.0f} %" for e, s in
                                                    res["reference_argmax_shares"].items()))
+    ok = [r["reference"] for r in res["clips"].values() if "error" not in r["reference"]]
+    if ok:
+        print(f"  reference answers uncertain: {100 * np.mean([r['uncertain'] for r in ok]):.0f} % of clips")
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=1))
 
