@@ -66,6 +66,28 @@ def main() -> None:
         for _ in range(reps):
             m.predict(q)
         lat[n, mirror] = (time.perf_counter() - t0) / reps
+    # the whole per-window path of `run` with the shipped weights: video alignment, rotations,
+    # the network (mirror average, temperature) and the embedding distance, for a clip of 8 windows
+    from model import calibration
+    from model.train import load_model
+    from pipeline.run import DEFAULT_WEIGHTS
+    from pose_lifting.gait import joint_rotations
+    shipped, _ = load_model(DEFAULT_WEIGHTS)
+    pos = gs.positions[np.arange(8) % len(gs)].astype(np.float64)
+
+    def video_path(align: bool):
+        p = shipped.video_alignment(pos) if align else pos
+        q = torch.from_numpy(joint_rotations(p, shipped.rotations))
+        shipped.predict(q)
+        with torch.no_grad():
+            calibration.distance(shipped.encoder(q).mean(1).numpy(), shipped.embedding_stats)
+    clip_ms = {}
+    for align in (False, True):
+        video_path(align)
+        t0 = time.perf_counter()
+        for _ in range(10):
+            video_path(align)
+        clip_ms[align] = 1000 * (time.perf_counter() - t0) / 10
     paper_gps = PAPER_GAITS / (PAPER_SECONDS / PAPER_EPOCHS)
     print(f"device               {a.device} ({a.threads} threads)")
     print(f"parameters           {n_params(m):,}")
@@ -77,6 +99,9 @@ def main() -> None:
         print(f"inference latency    {1000 * lat[1, mirror]:.1f} ms per single gait, {1000 * lat[64, mirror] / 64:.2f} ms "
               f"per gait in batches of 64 (CPU, {a.threads} threads)"
               + ("; with the mirror average (the shipped model)" if mirror else "; one pass"))
+    print(f"run's classification {clip_ms[True]:.1f} ms for a clip of 8 windows with the video alignment, "
+          f"{clip_ms[False]:.1f} ms without (rotations, network with mirror average, embedding distance); "
+          f"ratio {clip_ms[True] / clip_ms[False]:.2f}")
 
 
 if __name__ == "__main__":

@@ -126,10 +126,14 @@ def main() -> None:
     ap.add_argument("videos", nargs="*")
     ap.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     ap.add_argument("--json", help="write every answer here")
+    ap.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     a = ap.parse_args()
+    variants = tuple(v for v in a.variants.split(",") if v)
+    if not set(variants) <= set(VARIANTS):
+        ap.error(f"--variants: choose among {', '.join(VARIANTS)}")
     shared = ROOT.parent / "shared" / "media"
     paths = a.videos or [str(ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else [])
-    res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True))
+    res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True), variants=variants)
     print(f"\n{res['analysed']} clips analysed ({res['failed']} the reference could not); a * marks a disagreement")
     for k, v in res["agreement"].items():
         print(f"  {k:6s} agrees with full rate on {100 * v:.0f} % of clips (argmax); the stated answer "
