@@ -74,6 +74,14 @@ def main() -> None:
     from pose_lifting.gait import joint_rotations
     shipped, _ = load_model(DEFAULT_WEIGHTS)
     pos = gs.positions[np.arange(8) % len(gs)].astype(np.float64)
+    if not np.abs(pos).any():  # the synthetic set has no positions: the rest skeleton, jittered
+        from pose_lifting.skeletons import ELMD21, ELMD21_BONE_LENGTHS, ELMD21_REST_DIRECTIONS
+        rest = np.zeros((21, 3))
+        rest[0] = [0, 0.95, 0]
+        for parent, j in ELMD21.bones:
+            name = ELMD21.joints[j]
+            rest[j] = rest[parent] + ELMD21_BONE_LENGTHS[name] * np.asarray(ELMD21_REST_DIRECTIONS[name], float)
+        pos = rest + np.random.default_rng(0).normal(scale=0.01, size=(8, 48, 21, 3))
 
     def video_path(align: bool):
         p = shipped.video_alignment(pos) if align else pos
