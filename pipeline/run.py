@@ -264,10 +264,10 @@ def classify_walkers(an: Analysis, model, align: bool = True) -> None:
     for p in an.walkers:
         mine = probs[k:k + len(p.gaits)]
         passed = [w for w in p.windows if w.passed]
-        for w, pr in zip(passed, mine):
+        for i, (w, pr) in enumerate(zip(passed, mine)):
             w.probs = [round(float(x), 4) for x in pr]
             if far is not None:
-                w.quality["distance"] = round(float(far[k + passed.index(w)]), 3)
+                w.quality["distance"] = round(float(far[k + i]), 3)
         ans = calibration.clip_answer(mine, np.array([calibration.window_weight(w.quality) for w in passed]),
                                       None if far is None else far[k:k + len(p.gaits)], EMOTIONS)
         k += len(p.gaits)
