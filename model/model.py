@@ -186,8 +186,9 @@ class EmotionWalkNet(nn.Module):
     temperature = 1.0       # calibration (model.calibration): probabilities are softmax(logits / temperature)
 
     @torch.no_grad()
-    def predict(self, q: torch.Tensor, mirror_average: bool | None = None) -> torch.Tensor:
-        """(B, T, J, 4) -> (B, C) label probabilities, in eval mode, no decoding.
+    def predict(self, q: torch.Tensor, mirror_average: bool | None = None, return_embedding: bool = False):
+        """(B, T, J, 4) -> (B, C) label probabilities, in eval mode, no decoding; with
+        return_embedding, {'probs', 'embedding' (B, T, E) of the gait as given}.
 
         mirror_average: the mean of the answers for the gait and for its mirror image
         (left and right swapped), so that a walk and its mirror get exactly the same
@@ -199,11 +200,12 @@ class EmotionWalkNet(nn.Module):
             mirror_average = self.mirror_average
         was = self.training
         self.eval()
-        p = (self.forward(q, decode=False)["logits"] / self.temperature).softmax(-1)
+        out = self.forward(q, decode=False)
+        p = (out["logits"] / self.temperature).softmax(-1)
         if mirror_average:
             p = 0.5 * (p + (self.forward(mirror_rotations(q), decode=False)["logits"] / self.temperature).softmax(-1))
         self.train(was)
-        return p
+        return dict(probs=p, embedding=out["embedding"]) if return_embedding else p
 
 
 def config_dict(cfg: ModelConfig) -> dict:

@@ -244,22 +244,11 @@ def classify_walkers(an: Analysis, model, align: bool = True) -> None:
     quality-weighted mean of its windows' (model.calibration.clip_answer), which also says
     when the answer is uncertain.
     """
-    import torch
-
     from model import calibration
-    from pose_lifting.gait import joint_rotations
-    pos = np.stack([g.positions for p in an.walkers for g in p.gaits])            # (N, T, 21, 3)
-    al = getattr(model, "video_alignment", None) if align else None
-    if al is not None:
-        q = torch.from_numpy(joint_rotations(al(pos), model.rotations))
-    else:
-        q = torch.from_numpy(np.stack([g.rotations for p in an.walkers for g in p.gaits]))
-    probs = model.predict(q).numpy()
-    stats = getattr(model, "embedding_stats", None)
-    far = None
-    if stats:
-        with torch.no_grad():
-            far = calibration.distance(model.encoder(q).mean(1).numpy(), stats)
+    gaits = [g for p in an.walkers for g in p.gaits]
+    probs, far = window_outputs(model, np.stack([g.positions for g in gaits]),
+                                getattr(model, "video_alignment", None) if align else None,
+                                np.stack([g.rotations for g in gaits]))
     k = 0
     for p in an.walkers:
         mine = probs[k:k + len(p.gaits)]
@@ -274,6 +263,27 @@ def classify_walkers(an: Analysis, model, align: bool = True) -> None:
         p.probs = [round(float(x), 4) for x in ans.pop("probs")]
         p.labels = ans.pop("labels")
         p.answer = {key: (round(v, 4) if isinstance(v, float) else v) for key, v in ans.items()}
+
+
+def window_outputs(model, positions: np.ndarray, alignment=None, rotations: np.ndarray | None = None):
+    """Gait windows through the network as `run` sends them: aligned onto motion capture
+    when an alignment is given, then probabilities (N, C) and the distance of each window
+    from the labeled training gaits (N,), or None when the model carries no statistics.
+
+    positions: (N, T, 21, 3) normalised windows; rotations: their (N, T, 21, 4) rotations
+    in the model's reference, used as they are when there is no alignment.
+    """
+    import torch
+
+    from model import calibration
+    from pose_lifting.gait import joint_rotations
+    if alignment is not None or rotations is None:
+        p = positions if alignment is None else alignment(np.asarray(positions, np.float64))
+        rotations = joint_rotations(p, model.rotations)
+    out = model.predict(torch.from_numpy(np.ascontiguousarray(rotations, np.float32)), return_embedding=True)
+    stats = getattr(model, "embedding_stats", None)
+    far = calibration.distance(out["embedding"].mean(1).numpy(), stats) if stats else None
+    return out["probs"].numpy(), far
 
 
 def _roster(persons: list) -> str:

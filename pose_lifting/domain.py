@@ -270,11 +270,12 @@ def fit_video_alignment(gs) -> Alignment | None:
 
 def align_video_rows(gs, alignment: Alignment | None):
     """gs with its video gaits aligned (rotations and features recomputed); others as they are."""
-    from .dataset import GaitSet
     vid = np.flatnonzero(gs.corpus == VIDEO_CORPUS)
     if alignment is None or not len(vid):
         return gs
-    other = np.flatnonzero(gs.corpus != VIDEO_CORPUS)
     v = gs.subset(vid)
-    merged = GaitSet.concat([gs.subset(other), v.with_positions(alignment(v.positions))])
-    return merged.subset(np.argsort(np.concatenate([other, vid]), kind="stable"))
+    v = v.with_positions(alignment(v.positions))
+    out = gs.subset(np.arange(len(gs)))  # a copy: the caller's set is left as it was
+    for k in ("positions", "rotations", "features"):
+        getattr(out, k)[vid] = getattr(v, k)
+    return out

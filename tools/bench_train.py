@@ -68,10 +68,8 @@ def main() -> None:
         lat[n, mirror] = (time.perf_counter() - t0) / reps
     # the whole per-window path of `run` with the shipped weights: video alignment, rotations,
     # the network (mirror average, temperature) and the embedding distance, for a clip of 8 windows
-    from model import calibration
     from model.train import load_model
-    from pipeline.run import DEFAULT_WEIGHTS
-    from pose_lifting.gait import joint_rotations
+    from pipeline.run import DEFAULT_WEIGHTS, window_outputs
     shipped, _ = load_model(DEFAULT_WEIGHTS)
     pos = gs.positions[np.arange(8) % len(gs)].astype(np.float64)
     if not np.abs(pos).any():  # the synthetic set has no positions: the rest skeleton, jittered
@@ -84,11 +82,7 @@ def main() -> None:
         pos = rest + np.random.default_rng(0).normal(scale=0.01, size=(8, 48, 21, 3))
 
     def video_path(align: bool):
-        p = shipped.video_alignment(pos) if align else pos
-        q = torch.from_numpy(joint_rotations(p, shipped.rotations))
-        shipped.predict(q)
-        with torch.no_grad():
-            calibration.distance(shipped.encoder(q).mean(1).numpy(), shipped.embedding_stats)
+        window_outputs(shipped, pos, shipped.video_alignment if align else None)
     clip_ms = {}
     for align in (False, True):
         video_path(align)

@@ -37,18 +37,11 @@ def walkers(gs) -> dict:
 
 
 def answers(model, positions: np.ndarray, qualities: list[dict], alignment) -> dict:
-    import torch
-
+    """One walker's windows -> the clip answer `run` gives (pipeline.run.window_outputs)."""
     from model import calibration
-    from pose_lifting.gait import joint_rotations
+    from pipeline.run import window_outputs
     from pose_lifting.dataset import EMOTIONS
-    pos = positions if alignment is None else alignment(positions)
-    q = torch.from_numpy(joint_rotations(pos, model.rotations))
-    probs = model.predict(q).numpy()
-    far = None
-    if getattr(model, "embedding_stats", None):
-        with torch.no_grad():
-            far = calibration.distance(model.encoder(q).mean(1).numpy(), model.embedding_stats)
+    probs, far = window_outputs(model, positions, alignment)
     w = np.array([calibration.window_weight(x) for x in qualities])
     return calibration.clip_answer(probs, w, far, EMOTIONS)
 
