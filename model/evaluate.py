@@ -91,11 +91,18 @@ def _model_input(model, gs: GaitSet) -> GaitSet:
 def predict(model, gs: GaitSet, batch: int = 256) -> np.ndarray:
     """Label probabilities (N, C) for every gait of gs, in eval mode, on the input the model
     was trained on (gs's rotations are converted when they hold the other reference)."""
+    from pose_lifting.domain import VIDEO_CORPUS
     gs = _model_input(model, gs)
     device = next(model.parameters()).device
     q = torch.from_numpy(gs.rotations.astype(np.float32))
-    return np.concatenate([model.predict(q[i:i + batch].to(device)).cpu().numpy()
-                           for i in range(0, len(q), batch)]) if len(q) else np.zeros((0, len(EMOTIONS)))
+    out = np.zeros((len(q), len(EMOTIONS)), np.float32)
+    video = gs.corpus == VIDEO_CORPUS      # video gaits: their embedding aligned too (model.adapt)
+    for rows, emap in ((~video, None), (video, getattr(model, "embedding_alignment", None))):
+        idx = np.flatnonzero(rows)
+        for i in range(0, len(idx), batch):
+            j = idx[i:i + batch]
+            out[j] = model.predict(q[j].to(device), embedding_map=emap).cpu().numpy()
+    return out
 
 
 def average_precision(labels: np.ndarray, probs: np.ndarray) -> dict:

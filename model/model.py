@@ -183,29 +183,40 @@ class EmotionWalkNet(nn.Module):
         return out
 
     mirror_average = False  # set from the training config (TrainConfig.mirror) by train() and load_model()
+    embedding_alignment = None  # video gaits: their embedding onto the labeled gaits' (model.adapt), set by train() and load_model()
     temperature = 1.0       # calibration (model.calibration): probabilities are softmax(logits / temperature)
 
     @torch.no_grad()
-    def predict(self, q: torch.Tensor, mirror_average: bool | None = None, return_embedding: bool = False):
+    def predict(self, q: torch.Tensor, mirror_average: bool | None = None, return_embedding: bool = False,
+                embedding_map=None):
         """(B, T, J, 4) -> (B, C) label probabilities, in eval mode, no decoding; with
-        return_embedding, {'probs', 'embedding' (B, T, E) of the gait as given}.
+        return_embedding, {'probs', 'embedding' (B, T, E) of the gait as given, as the
+        classifier read it}.
 
         mirror_average: the mean of the answers for the gait and for its mirror image
         (left and right swapped), so that a walk and its mirror get exactly the same
         answer. None: the model's own setting, on for a model trained with mirrored gaits
         (a network that never saw a mirror could answer anything for one).
+        embedding_map: applied to the embedding (B, T, E) before the classifier, e.g. the
+        video gaits' alignment (model.adapt.EmbeddingAlignment).
         """
         from pose_lifting.gait import mirror_rotations
         if mirror_average is None:
             mirror_average = self.mirror_average
+
+        def answer(x):
+            z = self.encoder(x)
+            if embedding_map is not None:
+                z = embedding_map(z)
+            return z, (self.classifier(z) / self.temperature).softmax(-1)
+
         was = self.training
         self.eval()
-        out = self.forward(q, decode=False)
-        p = (out["logits"] / self.temperature).softmax(-1)
+        z, p = answer(q)
         if mirror_average:
-            p = 0.5 * (p + (self.forward(mirror_rotations(q), decode=False)["logits"] / self.temperature).softmax(-1))
+            p = 0.5 * (p + answer(mirror_rotations(q))[1])
         self.train(was)
-        return dict(probs=p, embedding=out["embedding"]) if return_embedding else p
+        return dict(probs=p, embedding=z) if return_embedding else p
 
 
 def config_dict(cfg: ModelConfig) -> dict:

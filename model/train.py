@@ -160,7 +160,9 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
 
     seed_everything(cfg.seed)
     gs = gs.with_rotations(cfg.rotations)  # the input the config asks for, whatever the file holds
-    from pose_lifting.domain import VideoLike, align_video_rows, fit_video_alignment
+    from pose_lifting.domain import VIDEO_CORPUS, VideoLike, align_video_rows, fit_video_alignment
+
+    from . import adapt
     fitted = fit_video_alignment(gs)       # MediaPipe's bones onto mocap's, when both are in the set
     alignment = fitted if cfg.align_video else None
     gs = align_video_rows(gs, alignment)   # video gaits seen as the model will see them in `run`
@@ -300,6 +302,11 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
         qs = [q_all[lab_idx]] + ([q_vl[0]] if video_like is not None else [])
         emb = torch.cat([model.encoder(x[i:i + 256].to(device)).mean(1).cpu() for x in qs for i in range(0, len(x), 256)])
     model.embedding_stats = embedding_stats(emb.numpy().astype(np.float64))
+    # the video gaits' embedding onto the labeled gaits' (model.adapt), when harvested video is here
+    model.embedding_alignment = None
+    vid = np.flatnonzero(gs.corpus == VIDEO_CORPUS)
+    if alignment is not None and len(set(gs.recording[vid])) >= adapt.MIN_CLIPS:
+        model.embedding_alignment = adapt.fit_for_model(model, gs.positions[vid], gs.recording[vid])
     if out_dir:
         save_checkpoint(model, Path(out_dir) / "model.pt", centre, scale, history, cfg,
                         dict(gait_attrs or {}) | {"rotations": cfg.rotations},
@@ -323,7 +330,14 @@ def save_checkpoint(model: EmotionWalkNet, path: str | Path, centre, scale, hist
               history=history or [], info=dict(info or {}),
               video_alignment=None if getattr(model, "video_alignment", None) is None else model.video_alignment.to_dict(),
               calibration=dict(getattr(model, "calibration", None) or {}),
-              embedding_stats=getattr(model, "embedding_stats", None) or {})
+              embedding_stats=getattr(model, "embedding_stats", None) or {},
+              embedding_alignment=None if getattr(model, "embedding_alignment", None) is None
+              else model.embedding_alignment.to_dict())
+    write_checkpoint(ck, path)
+
+
+def write_checkpoint(ck: dict, path: str | Path) -> None:
+    """A checkpoint dict to path, atomically (a kill leaves the old file or the new one)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
@@ -380,6 +394,9 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[EmotionWalkNet, d
         if not model.temperature > 0:
             raise ValueError("temperature")
         model.embedding_stats = dict(ck.get("embedding_stats") or {})
+        from .adapt import EmbeddingAlignment
+        model.embedding_alignment = (EmbeddingAlignment.from_dict(ck["embedding_alignment"])
+                                     if ck.get("embedding_alignment") else None)
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: corrupt video alignment, calibration or embedding statistics ({e})") from None
     return model.eval().to(device), ck

@@ -248,7 +248,8 @@ def classify_walkers(an: Analysis, model, align: bool = True) -> None:
     gaits = [g for p in an.walkers for g in p.gaits]
     probs, far = window_outputs(model, np.stack([g.positions for g in gaits]),
                                 getattr(model, "video_alignment", None) if align else None,
-                                np.stack([g.rotations for g in gaits]))
+                                np.stack([g.rotations for g in gaits]),
+                                getattr(model, "embedding_alignment", None) if align else None)
     k = 0
     for p in an.walkers:
         mine = probs[k:k + len(p.gaits)]
@@ -265,10 +266,12 @@ def classify_walkers(an: Analysis, model, align: bool = True) -> None:
         p.answer = {key: (round(v, 4) if isinstance(v, float) else v) for key, v in ans.items()}
 
 
-def window_outputs(model, positions: np.ndarray, alignment=None, rotations: np.ndarray | None = None):
+def window_outputs(model, positions: np.ndarray, alignment=None, rotations: np.ndarray | None = None,
+                   embedding_map=None):
     """Gait windows through the network as `run` sends them: aligned onto motion capture
-    when an alignment is given, then probabilities (N, C) and the distance of each window
-    from the labeled training gaits (N,), or None when the model carries no statistics.
+    when an alignment is given (bones: pose_lifting.domain; embedding: model.adapt), then
+    probabilities (N, C) and the distance of each window from the labeled training gaits
+    (N,), or None when the model carries no statistics.
 
     positions: (N, T, 21, 3) normalised windows; rotations: their (N, T, 21, 4) rotations
     in the model's reference, used as they are when there is no alignment.
@@ -280,7 +283,8 @@ def window_outputs(model, positions: np.ndarray, alignment=None, rotations: np.n
     if alignment is not None or rotations is None:
         p = positions if alignment is None else alignment(np.asarray(positions, np.float64))
         rotations = joint_rotations(p, model.rotations)
-    out = model.predict(torch.from_numpy(np.ascontiguousarray(rotations, np.float32)), return_embedding=True)
+    out = model.predict(torch.from_numpy(np.ascontiguousarray(rotations, np.float32)), return_embedding=True,
+                        embedding_map=embedding_map)
     stats = getattr(model, "embedding_stats", None)
     far = calibration.distance(out["embedding"].mean(1).numpy(), stats) if stats else None
     return out["probs"].numpy(), far

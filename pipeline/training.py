@@ -5,6 +5,7 @@
     evaluate --train A.h5 [B.h5] --test C.h5          train on some sources, score on another
     evaluate DATA.h5 --weights model.pt               score a trained model (no training)
     predict DATA.h5 [--weights model.pt] [--json]     one row of probabilities per gait
+    adapt HARVESTED.h5 [...] -o adapted.pt            the model's video alignment, fitted on your videos
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import json
 import sys
 from dataclasses import asdict
 from pathlib import Path
+
+import numpy as np
 
 from model.config import TrainConfig
 from pose_lifting import dataset
@@ -131,6 +134,41 @@ def cmd_predict(a) -> int:
     return 0
 
 
+def cmd_adapt(a) -> int:
+    """A trained model's video gaits aligned onto its labeled gaits' embedding (model.adapt),
+    fitted on the user's own harvested gaits; no retraining."""
+    import torch
+
+    from model import adapt
+    from model.train import write_checkpoint
+    from pose_lifting.domain import VIDEO_CORPUS
+    out = Path(a.output)
+    refuse_overwrite([*a.data, a.weights], [out])
+    check_output(out)
+    model, ck = _load_weights(a.weights)
+    gs = GaitSet.concat([dataset.load(p) for p in a.data]) if len(a.data) > 1 else dataset.load(a.data[0])
+    vid = gs.subset(np.flatnonzero(gs.corpus == VIDEO_CORPUS))
+    if not len(vid):
+        raise ValueError(f"{', '.join(a.data)}: no harvested video gaits (harvest a folder of videos first)")
+    vid = vid.with_rotations(model.rotations)
+    model.embedding_alignment = adapt.fit_for_model(
+        model, vid.positions, vid.recording, getattr(model, "video_alignment", None),
+        note=f"{len(vid)} video windows of {len(set(vid.recording))} clips in {', '.join(Path(p).name for p in a.data)} "
+             "(and their mirror images), each clip weighing the same")
+    ck["embedding_alignment"] = model.embedding_alignment.to_dict()
+    ck["info"] = dict(ck.get("info") or {}) | {"adapted_on": [str(p) for p in a.data]}
+    write_checkpoint(ck, out)
+    _load_weights(str(out))  # what was written loads
+    z = adapt.video_embeddings(model, vid.positions, getattr(model, "video_alignment", None))
+    stats = model.embedding_stats
+    from model.calibration import distance
+    before = float(np.median(distance(z, stats)))
+    after = float(np.median(distance(model.embedding_alignment(torch.from_numpy(z)).numpy(), stats)))
+    print(json.dumps({"weights": str(out), "video_windows": len(vid), "clips": len(set(vid.recording)),
+                      "median_distance_before": round(before, 3), "median_distance_after": round(after, 3)}, indent=2))
+    return 0
+
+
 def _train_args(p) -> None:
     d = TrainConfig()
     p.add_argument("--steps", type=_positive(int), default=d.steps, help="optimizer steps (default %(default)s)")
@@ -176,6 +214,14 @@ def register(sub) -> None:
     p.add_argument("--repeats", type=_positive(int), default=1, help="repetitions with new fold seeds")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("adapt", help="fit a trained model's video alignment to your own harvested gaits "
+                                     "(embedding statistics, no retraining) -> a new weights file")
+    p.add_argument("data", nargs="+", help="harvested gait files (.h5, from `harvest`)")
+    from .run import DEFAULT_WEIGHTS
+    p.add_argument("--weights", default=str(DEFAULT_WEIGHTS), help="model checkpoint (default: shipped)")
+    p.add_argument("-o", "--output", required=True, help="weights file to write (.pt)")
+    p.set_defaults(func=cmd_adapt)
 
     p = sub.add_parser("predict", help="a trained model applied to a gait dataset file, one row per gait")
     p.add_argument("data", help="gait dataset file (.h5)")

@@ -160,13 +160,105 @@ def test_training_fits_the_video_alignment_keeps_it_in_the_checkpoint_and_applie
     assert ck["video_alignment"]["n_video"] == len(video)
     np.testing.assert_allclose(re.video_alignment.offsets, al.offsets, atol=1e-5)
     assert re.embedding_stats["q99"] > 0 and len(re.embedding_stats["mean"]) == SMALL.get("embed_dim", 32)
-    # evaluation aligns video rows, and only those
+    # and the embedding of its video gaits onto the labeled gaits' (12 clips), kept too
+    assert re.embedding_alignment is not None and "12 clips" in re.embedding_alignment.note
+    np.testing.assert_allclose(re.embedding_alignment.matrix, model.embedding_alignment.matrix, atol=1e-9)
+    # evaluation aligns video rows (bones and embedding), and only those
     q = torch.from_numpy(joint_rotations(al(video.positions.astype(np.float64)), "rest"))
-    np.testing.assert_allclose(predict(re, video), re.predict(q).numpy(), atol=1e-5)
+    np.testing.assert_allclose(predict(re, video), re.predict(q, embedding_map=re.embedding_alignment).numpy(),
+                               atol=1e-5)
+    assert not np.allclose(predict(re, video), re.predict(q).numpy(), atol=1e-4)
     np.testing.assert_allclose(predict(re, mocap), re.predict(torch.from_numpy(mocap.rotations)).numpy(), atol=1e-5)
     # a model trained without it has none
     off, _ = train(gs, TrainConfig(steps=2, batch_size=8, eval_every=2, align_video=False), ModelConfig(**SMALL))
-    assert off.video_alignment is None
+    assert off.video_alignment is None and off.embedding_alignment is None
+
+
+def _gaussian_classes(rng, n, mean_shift, mix):
+    """Two Gaussian classes in 6-D, (n, 6) and (n,), seen through z -> z mix^T + mean_shift."""
+    y = rng.integers(0, 2, n)
+    z = rng.normal(size=(n, 6)) + np.where(y[:, None] == 1, 1.5, -1.5) * np.eye(6)[0]
+    return z @ mix.T + mean_shift, y
+
+
+def test_embedding_alignment_matches_the_labeled_moments_and_weighs_clips_the_same():
+    from model.adapt import EmbeddingAlignment
+    import torch
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(4000, 6)) @ np.diag([1, 2, 0.5, 1, 1, 3]) + 1.0
+    t_mean, t_cov = target.mean(0), np.cov(target.T)
+    # 10 clips; one of them 20 times larger and offset: it must weigh as one clip, not as 20
+    clips = [rng.normal(size=(200, 6)) * 2 - 3 for _ in range(9)] + [rng.normal(size=(4000, 6)) * 2 + 20]
+    src = np.concatenate(clips)
+    groups = np.concatenate([np.full(len(c), i) for i, c in enumerate(clips)])
+    al = EmbeddingAlignment.fit(src, groups, t_mean, t_cov)
+    np.testing.assert_allclose(al.source_mean, np.mean([c.mean(0) for c in clips], 0), atol=1e-9)
+    mapped = al(torch.from_numpy(np.concatenate(clips[:9]))).numpy()
+    assert np.abs(mapped.mean(0) - t_mean).max() < np.abs(np.concatenate(clips[:9]).mean(0) - t_mean).max()
+    # moments of the clip-weighted source are the target's
+    even = np.concatenate([c[:200] for c in clips])
+    m = al(torch.from_numpy(even)).numpy()
+    np.testing.assert_allclose(m.mean(0), t_mean, atol=0.05)
+    np.testing.assert_allclose(np.cov(m.T), t_cov, atol=0.35 * np.abs(t_cov).max())
+    # round trip; too few clips refused
+    np.testing.assert_allclose(EmbeddingAlignment.from_dict(al.to_dict()).matrix, al.matrix)
+    with pytest.raises(ValueError, match="at least"):
+        EmbeddingAlignment.fit(src[:50], np.zeros(50), t_mean, t_cov)
+
+
+def test_embedding_alignment_recovers_a_classifier_on_a_shifted_domain():
+    """A classifier fitted on one domain fails on the same classes seen through a linear
+    shift; aligned with unlabeled statistics of the shifted domain alone, it works again."""
+    from sklearn.linear_model import LogisticRegression
+    from model.adapt import EmbeddingAlignment
+    import torch
+    rng = np.random.default_rng(1)
+    zt, yt = _gaussian_classes(rng, 2000, np.zeros(6), np.eye(6))
+    clf = LogisticRegression().fit(zt, yt)
+    mix = np.diag([1.7, 0.5, 1, 2, 1, 1])          # stretched and squeezed,
+    zs, ys = _gaussian_classes(rng, 2000, np.full(6, 5.0), mix)   # and everything shifted
+    groups = np.arange(len(zs)) % 10
+    al = EmbeddingAlignment.fit(zs, groups, zt.mean(0), np.cov(zt.T))
+    raw = clf.score(zs, ys)
+    aligned = clf.score(al(torch.from_numpy(zs)).numpy(), ys)
+    assert raw < 0.6 and aligned > 0.9, (raw, aligned)
+    assert aligned > clf.score(zt, yt) - 0.03      # about as good as on its own domain
+
+
+def test_embedding_alignment_keeps_a_walk_and_its_mirror_equal():
+    import torch
+    from model.train import load_model
+    from pose_lifting.gait import mirror_rotations
+    from test_model import tiny_set
+    model, _ = load_model("model/weights/taew.pt")
+    assert model.mirror_average and model.embedding_alignment is not None
+    q = torch.from_numpy(tiny_set(n_per_class=2, n_unlabeled=0).with_rotations(model.rotations).rotations)
+    a = model.predict(q, embedding_map=model.embedding_alignment).numpy()
+    b = model.predict(mirror_rotations(q), embedding_map=model.embedding_alignment).numpy()
+    np.testing.assert_allclose(a, b, atol=1e-5)
+    assert not np.allclose(a, model.predict(q).numpy(), atol=1e-3)
+
+
+def test_adapt_fits_the_embedding_alignment_on_harvested_gaits(tmp_path):
+    from conftest import assert_clean_error, run_cli
+    from model.train import load_model
+    from pose_lifting.dataset import save
+    from test_model import tiny_set
+    video = _video_set(Alignment.identity(), n_rec=6)
+    save(video, tmp_path / "harvest.h5")
+    out = tmp_path / "adapted.pt"
+    r = run_cli("adapt", str(tmp_path / "harvest.h5"), "-o", str(out))
+    assert r.returncode == 0, r.stderr
+    model, ck = load_model(out)
+    assert "6 clips in harvest.h5" in model.embedding_alignment.note
+    assert ck["info"]["adapted_on"] == [str(tmp_path / "harvest.h5")]
+    shipped, _ = load_model("model/weights/taew.pt")
+    assert not np.allclose(model.embedding_alignment.source_mean, shipped.embedding_alignment.source_mean)
+    # mocap gaits only: a clear error, nothing written
+    save(tiny_set(n_per_class=2, n_unlabeled=0), tmp_path / "mocap.h5")
+    bad = run_cli("adapt", str(tmp_path / "mocap.h5"), "-o", str(tmp_path / "x.pt"))
+    assert_clean_error(bad)
+    assert "no harvested video gaits" in bad.stderr and not (tmp_path / "x.pt").exists()
 
 
 def test_temperature_flattens_the_answer_and_keeps_its_argmax():

@@ -28,7 +28,7 @@ def main(argv=None) -> int:
     import torch
 
     from model import calibration
-    from model.train import load_model
+    from model.train import load_model, write_checkpoint
     res = json.loads(Path(a.results).read_text())
     probs, labels = np.asarray(res[a.key]), np.asarray(res["labels"])
     t = calibration.fit_temperature(probs, labels)
@@ -41,9 +41,7 @@ def main(argv=None) -> int:
                              ece_after_cross_fitted=round(calibration.reliability(cf, labels)["ece"], 4),
                              n=int(len(labels)))
     out = Path(a.output)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(ck, tmp)
-    tmp.replace(out)
+    write_checkpoint(ck, out)
     load_model(out)
     print(json.dumps(ck["calibration"]))
     return 0

@@ -5,13 +5,14 @@
 The gait windows come from `harvest` (every walker of every clip; no labels: nobody rated
 these walks). Each walker's clip answer is built as `run` builds it
 (model.calibration.clip_answer: quality-weighted windows, calibrated, "uncertain" when
-unsure), under three inputs:
-  raw:    MediaPipe's gaits as they are (what `run --no-align` does);
-  model:  aligned with the alignment stored in the weights (what `run` does); that
-          alignment was fitted on every harvested clip, these included;
-  held-out: aligned with an alignment fitted without the clip itself (leave one clip
-          out, from the other clips' gaits and the --mocap files), so that no clip is
-          answered with statistics of itself.
+unsure), under these inputs:
+  raw:      MediaPipe's gaits as they are (what `run --no-align` does);
+  bones:    the bones aligned with the alignment stored in the weights, the embedding not;
+  model:    bones and embedding aligned as the weights say (what `run` does); both were
+            fitted on every harvested clip, these included;
+  held-out: both alignments fitted without the clip itself (leave one clip out: the bones
+            from the other clips' gaits and the --mocap files, the embedding from the other
+            clips), so that no clip is answered with statistics of itself.
 Printed: one row per walker, then per input the share of walkers whose answer is each
 emotion, the share answered "uncertain", and the median confidence.
 """
@@ -36,12 +37,12 @@ def walkers(gs) -> dict:
     return out
 
 
-def answers(model, positions: np.ndarray, qualities: list[dict], alignment) -> dict:
+def answers(model, positions: np.ndarray, qualities: list[dict], alignment, embedding_map=None) -> dict:
     """One walker's windows -> the clip answer `run` gives (pipeline.run.window_outputs)."""
     from model import calibration
     from pipeline.run import window_outputs
     from pose_lifting.dataset import EMOTIONS
-    probs, far = window_outputs(model, positions, alignment)
+    probs, far = window_outputs(model, positions, alignment, embedding_map=embedding_map)
     w = np.array([calibration.window_weight(x) for x in qualities])
     return calibration.clip_answer(probs, w, far, EMOTIONS)
 
@@ -54,6 +55,7 @@ def main(argv=None) -> int:
     ap.add_argument("--json", help="write every answer here")
     a = ap.parse_args(argv)
 
+    from model.adapt import fit_for_model
     from model.train import load_model
     from pose_lifting.dataset import EMOTIONS, load
     from pose_lifting.domain import Alignment
@@ -61,21 +63,32 @@ def main(argv=None) -> int:
     gs = load(a.data)
     groups = walkers(gs)
     mocap = [load(p).positions for p in a.mocap]
-    inputs = ["raw"] + (["model"] if model.video_alignment is not None else []) + (["held-out"] if mocap else [])
+    inputs = (["raw"] + (["bones"] if model.video_alignment is not None else [])
+              + (["model"] if model.video_alignment is not None or model.embedding_alignment is not None else [])
+              + (["held-out"] if mocap else []))
     rows, res = [], {k: [] for k in inputs}
     clips = sorted({c for c, _ in groups})
+    rows_of = {c: [i for (c2, _), ii in groups.items() if c2 == c for i in ii] for c in clips}
+    held_out = {}
     for (clip, person), idx in sorted(groups.items()):
         pos = gs.positions[idx].astype(np.float64)
         qual = [json.loads(gs.quality[i]) for i in idx]
         row = dict(clip=clip, person=person, windows=len(idx))
         for k in inputs:
-            al = None
-            if k == "model":
+            al, emap = None, None
+            if k in ("bones", "model"):
                 al = model.video_alignment
+                emap = model.embedding_alignment if k == "model" else None
             elif k == "held-out":
-                al = Alignment.fit([gs.positions[[i for (c2, _), ii in groups.items() if c2 == c for i in ii]]
-                                    for c in clips if c != clip], mocap)
-            ans = answers(model, pos, qual, al)
+                if clip not in held_out:
+                    others = [c for c in clips if c != clip]
+                    bones = Alignment.fit([gs.positions[rows_of[c]] for c in others], mocap)
+                    idx_o = [i for c in others for i in rows_of[c]]
+                    held_out[clip] = (bones, fit_for_model(model, gs.positions[idx_o], np.array(
+                        [Path(str(gs.source[i])).name for i in idx_o]), bones)
+                        if model.embedding_alignment is not None else None)
+                al, emap = held_out[clip]
+            ans = answers(model, pos, qual, al, emap)
             row[k] = dict(argmax=ans["argmax"], confidence=round(ans["confidence"], 3), uncertain=ans["uncertain"],
                           because=ans["because"], probs=[round(float(x), 3) for x in ans["probs"]])
             res[k].append(row[k])
