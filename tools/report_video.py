@@ -52,37 +52,63 @@ def video_like_copy(gs: GaitSet, alignment: Alignment, seed: int = 0) -> GaitSet
 
 
 def fit_predict(method: str, cfg: TrainConfig):
+    """-> fp(train_set, (clean test, video-like test), fold, harvest) -> {name: probs}.
+
+    The network's video-like test gaits are scored three ways (EMBEDDING_VARIANTS): with
+    no embedding alignment; with the one `train` fitted on the real harvested video (what
+    `run` would apply); and with one fitted, as `adapt` would on a user's harvest, on
+    `harvest`: unlabeled gaits of the target domain (video-like copies of Bandai-Namco's
+    unlabeled windows; no test gait among them)."""
     if method == "features_logreg":
-        def fp(train_set, tests, fold):
-            return [baselines.fit_predict_features(train_set, t, fold)[0] for t in tests]
+        def fp(train_set, tests, fold, harvest):
+            return dict(zip(("clean", "video_like"), (baselines.fit_predict_features(train_set, t, fold)[0] for t in tests)))
         return fp
     c = cfg if method == "taew" else replace(cfg, video_like=0.0)
 
-    def fp(train_set, tests, fold):
+    def fp(train_set, tests, fold, harvest):
+        from model import adapt
         model, _ = train(train_set, replace(c, seed=c.seed + fold))
-        return [predict(model, t) for t in tests]
+        real = model.embedding_alignment
+        model.embedding_alignment = None
+        out = dict(clean=predict(model, tests[0]), video_like=predict(model, tests[1]))
+        if real is not None:
+            model.embedding_alignment = real
+            out["video_like_real_coral"] = predict(model, tests[1])
+        model.embedding_alignment = adapt.fit_for_model(model, harvest.positions, harvest.recording,
+                                                        model.video_alignment)
+        out["video_like_adapted"] = predict(model, tests[1])
+        return out
     return fp
 
 
-def run_method(method: str, gs: GaitSet, vl: GaitSet, extra: GaitSet, cfg: TrainConfig, k: int) -> dict:
+EMBEDDING_VARIANTS = {"video_like": "video-like",
+                      "video_like_real_coral": "video-like, embedding aligned as for the real harvested video",
+                      "video_like_adapted": "video-like, embedding aligned on unlabeled video-like gaits (adapt)"}
+
+
+def run_method(method: str, gs: GaitSet, vl: GaitSet, extra: GaitSet, cfg: TrainConfig, k: int,
+               harvest: GaitSet) -> dict:
     t0 = time.perf_counter()
     lab = np.flatnonzero(gs.labeled)
     pos = {g: i for i, g in enumerate(lab)}
-    clean, video = (np.full((len(lab), len(EMOTIONS)), np.nan) for _ in range(2))
+    preds: dict = {}
     for f, (tr, te) in enumerate(folds_by_recording(gs, k, 0)):
         train_set = GaitSet.concat([gs.subset(tr), extra])
-        pc, pv = fit_predict(method, cfg)(train_set, [gs.subset(te), vl.subset(te)], f)
+        got = fit_predict(method, cfg)(train_set, [gs.subset(te), vl.subset(te)], f, harvest)
         rows = [pos[g] for g in te]
-        clean[rows], video[rows] = pc, pv
-        print(f"  {method} fold {f + 1}/{k}: clean {average_precision(gs.labels[te], pc)['mAP']:.3f}, "
-              f"video-like {average_precision(gs.labels[te], pv)['mAP']:.3f}", flush=True)
+        for name, p in got.items():
+            preds.setdefault(name, np.full((len(lab), len(EMOTIONS)), np.nan))[rows] = p
+        print(f"  {method} fold {f + 1}/{k}: " + ", ".join(
+            f"{name} {average_precision(gs.labels[te], p)['mAP']:.3f}" for name, p in got.items()), flush=True)
     labels, recs = gs.labels[lab], gs.subject[lab]
     out = dict(method=method, seconds=time.perf_counter() - t0, labels=labels.tolist(), recordings=[str(r) for r in recs])
-    for name, p in (("clean", clean), ("video_like", video)):
+    clean, video = preds["clean"], preds["video_like"]
+    for name, p in preds.items():
         out[name] = average_precision(labels, p) | {"ci": bootstrap_map(labels, [p], recs)}
         out[f"oof_{name}"] = p.tolist()
-    out["drop"] = paired_difference(dict(labels=labels, recordings=recs, oof=[clean]),
-                                    dict(labels=labels, recordings=recs, oof=[video]))
+        if name != "clean":
+            out["drop" if name == "video_like" else f"drop_{name}"] = paired_difference(
+                dict(labels=labels, recordings=recs, oof=[clean]), dict(labels=labels, recordings=recs, oof=[p]))
     t = calibration.fit_temperature(video, labels)
     cf = calibration.cross_fitted(video, labels, recs)
     out["calibration"] = dict(temperature=t, before=calibration.reliability(video, labels),
@@ -98,9 +124,11 @@ def markdown(res: dict, head: str) -> str:
         if not r:
             continue
         ch = chance(np.asarray(r["labels"]))
-        for k in ("clean", "video_like"):
+        for k in ["clean", *EMBEDDING_VARIANTS]:
+            if k not in r:
+                continue
             p = r[k]
-            md.append(f"| {name} | {k.replace('_', '-')} | " + " | ".join(f"{p[e]:.3f}" for e in EMOTIONS)
+            md.append(f"| {name} | {EMBEDDING_VARIANTS.get(k, k)} | " + " | ".join(f"{p[e]:.3f}" for e in EMOTIONS)
                       + f" | **{p['mAP']:.3f}** | {p['ci'][0]:.3f}-{p['ci'][1]:.3f} |")
     if ch:
         md.append("| chance (class shares) | | " + " | ".join(f"{ch[e]:.3f}" for e in EMOTIONS) + f" | {ch['mAP']:.3f} | |")
@@ -112,6 +140,11 @@ def markdown(res: dict, head: str) -> str:
             d, c = r["drop"], r["calibration"]
             md.append(f"| {name} | {d['diff']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] | {c['temperature']:.2f} | "
                       f"{c['before']['ece']:.3f} | {c['after']['ece']:.3f} |")
+            for v in list(EMBEDDING_VARIANTS)[1:]:
+                if f"drop_{v}" in r:
+                    d = r[f"drop_{v}"]
+                    md.append(f"| {name}, {EMBEDDING_VARIANTS[v].removeprefix('video-like, ')} | "
+                              f"{d['diff']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] | | | |")
     a, b = res.get("taew"), res.get("taew_no_video_like")
     if a and b:
         md += ["", "Paired (same gaits, same folds, same resamples): the network with video-like training copies "
@@ -143,10 +176,11 @@ def main() -> None:
     alignment = Alignment.fit([video.positions[video.recording == c] for c in clips], [bandai_unl.positions])
     vl = video_like_copy(gs, alignment)
     extra = GaitSet.concat([bandai_unl, video])
+    harvest = video_like_copy(bandai_unl, alignment, seed=1)   # unlabeled gaits of the video-like domain
     out = Path(a.out) / "video"
     out.mkdir(parents=True, exist_ok=True)
     for m in ([] if a.only == "-" else a.only.split(",") if a.only else METHODS):
-        r = run_method(m, gs, vl, extra, cfg, a.folds) | {"train_config": asdict(cfg), "video_noise": VIDEO_NOISE}
+        r = run_method(m, gs, vl, extra, cfg, a.folds, harvest) | {"train_config": asdict(cfg), "video_noise": VIDEO_NOISE}
         (out / f"{m}.json").write_text(json.dumps(r))
         print(f"done    {m}: clean {r['clean']['mAP']:.3f}, video-like {r['video_like']['mAP']:.3f} ({r['seconds']:.0f} s)",
               flush=True)
@@ -162,6 +196,7 @@ def main() -> None:
             f"{len(video)} harvested video gaits of {len(clips)} clips.")
     (Path(a.out) / "VIDEO.md").write_text(markdown(res, head) + "\n\n![reliability](figures/reliability.png)\n")
     if "taew" in res:
+        (Path(a.out) / "figures").mkdir(parents=True, exist_ok=True)
         c = res["taew"]["calibration"]
         calibration.plot_reliability(c["before"], c["after"], Path(a.out) / "figures" / "reliability.png",
                                      "TAEW, video-like test folds (out of fold)")
