@@ -66,7 +66,7 @@ def main() -> None:
         for _ in range(reps):
             m.predict(q)
         lat[n, mirror] = (time.perf_counter() - t0) / reps
-    # the whole per-window path of `run` with the shipped weights: video alignment, rotations,
+    # the whole per-window path of `run` with the shipped weights: video alignment (bones and embedding), rotations,
     # the network (mirror average, temperature) and the embedding distance, for a clip of 8 windows
     from model.train import load_model
     from pipeline.run import DEFAULT_WEIGHTS, window_outputs
@@ -82,7 +82,8 @@ def main() -> None:
         pos = rest + np.random.default_rng(0).normal(scale=0.01, size=(8, 48, 21, 3))
 
     def video_path(align: bool):
-        window_outputs(shipped, pos, shipped.video_alignment if align else None)
+        window_outputs(shipped, pos, shipped.video_alignment if align else None,
+                       embedding_map=shipped.embedding_alignment if align else None)
     clip_ms = {}
     for align in (False, True):
         video_path(align)
