@@ -51,6 +51,17 @@ def video_like_copy(gs: GaitSet, alignment: Alignment, seed: int = 0) -> GaitSet
     return out
 
 
+def protocol_sets(bandai: GaitSet, eg: GaitSet, video: GaitSet):
+    """The protocol's gaits: (labeled gaits of both sources, their video-like copies,
+    Bandai-Namco's unlabeled gaits, the alignment the corruption inverts: fitted on the
+    harvested video against those unlabeled gaits, never on a label)."""
+    bandai_unl = bandai.subset(np.flatnonzero(~bandai.labeled))
+    gs = GaitSet.concat([bandai.subset(np.flatnonzero(bandai.labeled)), eg])
+    clips = sorted(set(video.recording))
+    alignment = Alignment.fit([video.positions[video.recording == c] for c in clips], [bandai_unl.positions])
+    return gs, video_like_copy(gs, alignment), bandai_unl, alignment
+
+
 def fit_predict(method: str, cfg: TrainConfig):
     """-> fp(train_set, (clean test, video-like test), fold, harvest) -> {name: probs}.
 
@@ -170,11 +181,8 @@ def main() -> None:
     a = ap.parse_args()
     cfg = TrainConfig(steps=a.steps, threads=a.threads, eval_every=min(50, a.steps))
     bandai, eg, video = dataset.load(a.bandai), dataset.load(a.emotion_gait), dataset.load(a.video)
-    bandai_unl = bandai.subset(np.flatnonzero(~bandai.labeled))
-    gs = GaitSet.concat([bandai.subset(np.flatnonzero(bandai.labeled)), eg])
+    gs, vl, bandai_unl, alignment = protocol_sets(bandai, eg, video)
     clips = sorted(set(video.recording))
-    alignment = Alignment.fit([video.positions[video.recording == c] for c in clips], [bandai_unl.positions])
-    vl = video_like_copy(gs, alignment)
     extra = GaitSet.concat([bandai_unl, video])
     harvest = video_like_copy(bandai_unl, alignment, seed=1)   # unlabeled gaits of the video-like domain
     out = Path(a.out) / "video"

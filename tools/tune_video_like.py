@@ -26,8 +26,7 @@ from model.evaluate import average_precision, folds_by_recording, predict
 from model.train import TrainConfig, train
 from pose_lifting import dataset
 from pose_lifting.dataset import GaitSet
-from pose_lifting.domain import Alignment
-from tools.report_video import video_like_copy
+from tools.report_video import protocol_sets
 
 
 def main() -> None:
@@ -40,12 +39,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default="docs/video/tune_video_like.json")
     a = ap.parse_args()
-    bandai, eg, video = dataset.load(a.bandai), dataset.load(a.emotion_gait), dataset.load(a.video)
-    bandai_unl = bandai.subset(np.flatnonzero(~bandai.labeled))
-    gs = GaitSet.concat([bandai.subset(np.flatnonzero(bandai.labeled)), eg])
-    clips = sorted(set(video.recording))
-    alignment = Alignment.fit([video.positions[video.recording == c] for c in clips], [bandai_unl.positions])
-    vl = video_like_copy(gs, alignment)
+    video = dataset.load(a.video)
+    gs, vl, bandai_unl, _ = protocol_sets(dataset.load(a.bandai), dataset.load(a.emotion_gait), video)
     outer_train, _ = folds_by_recording(gs, 5, 0)[0]          # the outer test fold is never read
     inner = gs.subset(outer_train)
     in_tr, in_val = folds_by_recording(inner, 5, 1)[0]
