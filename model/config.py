@@ -29,6 +29,7 @@ class TrainConfig:
     align_video: bool = True       # video gaits (corpus "video") aligned onto the mocap ones (pose_lifting.domain)
     video_like: float = 1.0        # share of labeled gaits seen video-like (measured noise + run's smoothing); chosen
                                    # on an inner split of fold 0's training subjects (tools/tune_video_like.py)
+    video_like_copies: int = 3     # fixed video-like copies drawn once per labeled gait (the noise is then fixed per copy)
     seed: int = 0
     device: str = "auto"           # auto | cpu | cuda
     threads: int = 0               # torch CPU threads; 0 leaves torch's default
@@ -37,6 +38,8 @@ class TrainConfig:
         for k in ("steps", "batch_size", "eval_every"):
             if getattr(self, k) <= 0:
                 raise ValueError(f"{k.replace('_', '-')} must be positive, not {getattr(self, k)}")
+        if self.video_like_copies < 1:
+            raise ValueError(f"video-like copies must be at least 1, not {self.video_like_copies}")
         if not 0 <= self.video_like <= 1:
             raise ValueError(f"video-like must be within [0, 1], not {self.video_like}")
         if self.unlabeled_batch < 0 or not 0 <= self.unlabeled_fraction <= 1 or not 0 <= self.val_fraction < 1:

@@ -36,7 +36,6 @@ from .config import TrainConfig
 from .model import EmotionWalkNet, ModelConfig, config_dict
 
 CHECKPOINT_VERSION = 2
-VIDEO_LIKE_COPIES = 3  # video-like copies drawn once per labeled gait (the noise is then fixed per copy)
 # frame noise of MediaPipe's world landmarks on real video, cm: tools/video_domain.py on the shared clips
 # (README "Video domain"); the frontal walks, whose camera axis is z, separate depth from across
 VIDEO_NOISE = dict(depth_cm=2.7, lateral_cm=1.0)  # frontal walks: depth 2.7, across 0.8-1.0
@@ -187,14 +186,14 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
         a_mirror = torch.from_numpy(scale_features(affective_features(mirror_positions(gs.positions)), centre,
                                                    scale).astype(np.float32))
     video_like = None
-    if cfg.video_like > 0:  # VIDEO_LIKE_COPIES fixed video-like copies of every labeled gait
+    if cfg.video_like > 0:  # cfg.video_like_copies fixed video-like copies of every labeled gait
         # with the alignment on, video gaits are aligned in `run`: what is left to imitate is the
         # noise; without it, the mocap bones are also turned to where MediaPipe puts them
         video_like = VideoLike(**VIDEO_NOISE, alignment=None if cfg.align_video else fitted)
         vrng = np.random.default_rng(cfg.seed + 1)
         lab_gs = gs.subset(lab_idx)
         q_vl = torch.stack([torch.from_numpy(lab_gs.with_positions(video_like(lab_gs.positions, vrng)).rotations
-                                             .astype(np.float32)) for _ in range(VIDEO_LIKE_COPIES)])  # (K, L, T, J, 4)
+                                             .astype(np.float32)) for _ in range(cfg.video_like_copies)])  # (K, L, T, J, 4)
         row_of = np.full(len(gs), -1)
         row_of[lab_idx] = np.arange(len(lab_idx))
     weights = losses.class_weights(y_all[lab_idx]).to(device)
@@ -247,7 +246,7 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
             r = row_of[bi_np]
             use = (r >= 0) & (rng.random(len(r)) < cfg.video_like)
             if use.any():
-                k = rng.integers(0, VIDEO_LIKE_COPIES, int(use.sum()))
+                k = rng.integers(0, cfg.video_like_copies, int(use.sum()))
                 q = q.clone()
                 q[torch.from_numpy(use).to(device)] = q_vl[k, r[use]].to(device)
         if cfg.mirror:  # emotions do not change in a mirror: half the batch is seen in one

@@ -37,7 +37,8 @@ def _cfg(a) -> TrainConfig:
     return TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, lambda_aff=a.lambda_aff,
                        lambda_quat=a.lambda_quat, unlabeled_fraction=a.unlabeled_fraction,
                        val_fraction=a.val_fraction, rotations=a.rotations, mirror=not a.no_mirror, seed=a.seed, device=a.device,
-                       threads=a.threads, align_video=not a.no_align_video, video_like=a.video_like)
+                       threads=a.threads, align_video=not a.no_align_video, video_like=a.video_like,
+                       video_like_copies=a.video_like_copies)
 
 
 def cmd_train(a) -> int:
@@ -189,6 +190,8 @@ def _train_args(p) -> None:
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0: torch default)")
     p.add_argument("--no-align-video", action="store_true",
                    help="do not align harvested video gaits onto the mocap ones (the alignment `run` then applies)")
+    p.add_argument("--video-like-copies", type=_positive(int), default=d.video_like_copies,
+                   help="fixed video-like copies per labeled gait (default %(default)s)")
     p.add_argument("--video-like", type=float, default=d.video_like,
                    help="share of labeled gaits seen video-like in each batch (0 turns it off; default %(default)s)")
 

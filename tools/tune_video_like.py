@@ -34,7 +34,7 @@ def main() -> None:
     ap.add_argument("bandai")
     ap.add_argument("emotion_gait")
     ap.add_argument("--video", required=True)
-    ap.add_argument("--shares", default="0.5,1.0")
+    ap.add_argument("--shares", default="0.5,1.0", help="comma list of shares, each optionally xCOPIES (1.0x8)")
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default="docs/video/tune_video_like.json")
@@ -49,18 +49,26 @@ def main() -> None:
     assert not set(val.subject) & set(inner.subset(in_tr).subject)
     cfg = TrainConfig(steps=a.steps, threads=a.threads, eval_every=min(50, a.steps))
     rows = {}
-    for share in (float(x) for x in a.shares.split(",")):
+    old = json.loads(Path(a.json).read_text()) if Path(a.json).is_file() else {}
+    if old.get("steps") == a.steps:      # earlier shares of the same split and budget are kept beside
+        rows.update(old.get("rows", {}))
+    for name in a.shares.split(","):
+        share, _, copies = name.partition("x")
+        share, copies = float(share), int(copies or cfg.video_like_copies)
         t0 = time.perf_counter()
-        model, _ = train(train_set, replace(cfg, video_like=share))
+        model, _ = train(train_set, replace(cfg, video_like=share, video_like_copies=copies))
         model.embedding_alignment = None                   # the network alone, as the protocol's first column
         c = average_precision(val.labels, predict(model, val))["mAP"]
         v = average_precision(val.labels, predict(model, val_vl))["mAP"]
-        rows[share] = dict(clean=c, video_like=v, drop=c - v, seconds=time.perf_counter() - t0)
-        print(f"video_like {share:.2f}: clean {c:.3f}, video-like {v:.3f}, drop {c - v:+.3f} "
-              f"({rows[share]['seconds']:.0f} s)", flush=True)
+        rows[name] = dict(share=share, copies=copies, clean=c, video_like=v, drop=c - v,
+                          seconds=time.perf_counter() - t0)
+        print(f"video_like {share:.2f}, {copies} copies: clean {c:.3f}, video-like {v:.3f}, drop {c - v:+.3f} "
+              f"({rows[name]['seconds']:.0f} s)", flush=True)
+    for r in rows.values():
+        r.setdefault("copies", 3)
     best = max(rows, key=lambda s: rows[s]["video_like"])
-    print(f"best video-like mAP on the inner split: video_like = {best}")
-    Path(a.json).write_text(json.dumps(dict(rows={str(k): v for k, v in rows.items()}, best=best, steps=a.steps,
+    print(f"best video-like mAP on the inner split: {best}")
+    Path(a.json).write_text(json.dumps(dict(rows=rows, best=best, steps=a.steps,
                                             inner_val_gaits=int(len(val)), inner_train_labeled=int(len(in_tr)),
                                             protocol="inner split of outer fold 0's training subjects "
                                                      "(pooled-cv-by-subject, video-like)"), indent=1))
