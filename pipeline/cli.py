@@ -6,6 +6,7 @@
     python -m pipeline import-emotion-gait features.h5 [--labels labels.h5] --label-order hasn -o eg.h5
     python -m pipeline train gaits.h5 [--extra harvested.h5] -o runs/model
     python -m pipeline evaluate gaits.h5 [--folds 5]
+    python -m pipeline adapt harvested.h5 -o adapted.pt
 
 Errors print one line, ``error: ...``, and exit non-zero. Set PIPELINE_DEBUG=1 for tracebacks.
 """

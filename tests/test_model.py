@@ -94,6 +94,8 @@ def test_schedules_count_steps():
     assert lr_at(0, cfg) == pytest.approx(1e-3) and lr_at(100, cfg) == pytest.approx(1e-4)
     with pytest.raises(ValueError, match="steps must be positive"):
         TrainConfig(steps=0)
+    with pytest.raises(ValueError, match="video-like copies"):
+        TrainConfig(video_like_copies=0)
 
 
 def test_training_steps_lower_every_loss_term():
