@@ -75,7 +75,7 @@ def write_variant(video: Path, kind: str, out: Path, box: tuple | None = None) -
 
 def answer(video: Path, weights: str, fast: bool = False) -> dict:
     """The clip answer of `run` (its main walker): {'argmax', 'labels', 'probs', 'view',
-    'uncertain', 'because', 'region', 'frame'} or {'error'}."""
+    'uncertain', 'because', 'region'} or {'error'}."""
     from pipeline.run import RunConfig, analyze
     try:
         an = analyze(video, RunConfig(weights=weights, fast=fast))
@@ -84,7 +84,7 @@ def answer(video: Path, weights: str, fast: bool = False) -> dict:
     from pose_lifting.dataset import EMOTIONS
     return {"argmax": EMOTIONS[int(np.argmax(an.probs))], "labels": an.labels, "probs": an.probs, "view": an.view,
             "uncertain": bool(an.main.answer.get("uncertain")), "because": an.main.answer.get("because", []),
-            "region": list(an.main.region), "frame": [an.width, an.height]}
+            "region": list(an.main.region)}
 
 
 def stated(ans: dict) -> str | None:
@@ -94,19 +94,37 @@ def stated(ans: dict) -> str | None:
     return "uncertain" if ans.get("uncertain") else ans["argmax"]
 
 
-def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VARIANTS) -> dict:
+def from_run_json(res: dict) -> dict:
+    """`run --json`'s output -> the main walker's answer as answer() gives it."""
+    from pose_lifting.dataset import EMOTIONS
+    clip = res["clip"]
+    main = next(p for p in res["persons"] if p["id"] == res["person"])
+    probs = [clip["probs"][e] for e in EMOTIONS]
+    return {"argmax": EMOTIONS[int(np.argmax(probs))], "labels": clip["labels"], "probs": probs,
+            "view": clip["view"], "uncertain": bool(clip.get("uncertain")), "because": clip.get("because", []),
+            "region": list(main["region"])}
+
+
+def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VARIANTS,
+                references: dict | None = None) -> dict:
     """{clip: {'reference': answer, variant: answer, ...}} and the agreement shares
-    (over `variants`, a subset of VARIANTS)."""
+    (over `variants`, a subset of VARIANTS). references: {str(video): answer} already
+    computed at full rate with these weights (e.g. from_run_json), used in place of
+    analysing those clips again."""
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for v in videos:
-            ref = answer(v, weights)
+            ref = (references or {}).get(str(v)) or answer(v, weights)
             row = {"reference": ref}
             if "error" not in ref:
                 if "fast" in variants:
                     row["fast"] = answer(v, weights, fast=True)
                 for kind in [k for k in variants if k != "fast"]:
-                    box = crop_box(ref["region"], *ref["frame"]) if kind == "crop" else None
+                    box = None
+                    if kind == "crop":
+                        from pose_lifting.video import probe
+                        info = probe(str(v))
+                        box = crop_box(ref["region"], info.width, info.height)
                     path = write_variant(v, kind, Path(tmp) / f"{kind}.mp4", box)
                     row[kind] = answer(path, weights)
             rows[str(v)] = row
