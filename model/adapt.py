@@ -117,15 +117,18 @@ def video_embeddings(model, positions: np.ndarray, alignment=None, batch: int = 
     return torch.cat(out).double().numpy()
 
 
-def fit_for_model(model, positions: np.ndarray, clips: np.ndarray, alignment=None, note: str = "") -> EmbeddingAlignment:
+def fit_for_model(model, positions: np.ndarray, clips: np.ndarray, alignment=None, note: str = "",
+                  emb: np.ndarray | None = None) -> EmbeddingAlignment:
     """The embedding alignment of a model for these video gaits (N, T, 21, 3) of clips (N,),
-    onto the labeled gaits' statistics the model carries."""
+    onto the labeled gaits' statistics the model carries. emb: their video_embeddings()
+    when the caller already has them (then positions are not read)."""
     stats = getattr(model, "embedding_stats", None)
     if not stats:
         raise ValueError("the model carries no embedding statistics of its labeled gaits; retrain it with this version")
-    emb = video_embeddings(model, positions, alignment)
+    if emb is None:
+        emb = video_embeddings(model, positions, alignment)
     clips = np.asarray(clips)
     m, c = target_statistics(stats)
     return EmbeddingAlignment.fit(emb, np.concatenate([clips, clips]), m, c,
-                                  note=note or f"{len(positions)} video windows of {len(set(clips))} clips "
+                                  note=note or f"{len(clips)} video windows of {len(set(clips))} clips "
                                   "(and their mirror images), each clip weighing the same")

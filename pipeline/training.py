@@ -151,16 +151,15 @@ def cmd_adapt(a) -> int:
     vid = gs.subset(np.flatnonzero(gs.corpus == VIDEO_CORPUS))
     if not len(vid):
         raise ValueError(f"{', '.join(a.data)}: no harvested video gaits (harvest a folder of videos first)")
-    vid = vid.with_rotations(model.rotations)
+    z = adapt.video_embeddings(model, vid.positions, getattr(model, "video_alignment", None))  # one encoder pass
     model.embedding_alignment = adapt.fit_for_model(
-        model, vid.positions, vid.recording, getattr(model, "video_alignment", None),
+        model, None, vid.recording, emb=z,
         note=f"{len(vid)} video windows of {len(set(vid.recording))} clips in {', '.join(Path(p).name for p in a.data)} "
              "(and their mirror images), each clip weighing the same")
     ck["embedding_alignment"] = model.embedding_alignment.to_dict()
     ck["info"] = dict(ck.get("info") or {}) | {"adapted_on": [str(p) for p in a.data]}
     write_checkpoint(ck, out)
     _load_weights(str(out))  # what was written loads
-    z = adapt.video_embeddings(model, vid.positions, getattr(model, "video_alignment", None))
     stats = model.embedding_stats
     from model.calibration import distance
     before = float(np.median(distance(z, stats)))
