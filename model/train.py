@@ -159,10 +159,12 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
 
     seed_everything(cfg.seed)
     gs = gs.with_rotations(cfg.rotations)  # the input the config asks for, whatever the file holds
-    from pose_lifting.domain import VIDEO_CORPUS, VideoLike, align_video_rows, fit_video_alignment
+    from pose_lifting.domain import (VIDEO_CORPUS, align_video_rows, fit_video_alignment, source_alignments,
+                                     video_like_positions)
 
     from . import adapt
     fitted = fit_video_alignment(gs)       # MediaPipe's bones onto mocap's, when both are in the set
+    per_source = source_alignments(gs) if cfg.video_like > 0 else {}  # ... and onto each source's alone
     alignment = fitted if cfg.align_video else None
     gs = align_video_rows(gs, alignment)   # video gaits seen as the model will see them in `run`
     if cfg.threads:
@@ -187,13 +189,16 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
                                                    scale).astype(np.float32))
     video_like = None
     if cfg.video_like > 0:  # cfg.video_like_copies fixed video-like copies of every labeled gait
-        # with the alignment on, video gaits are aligned in `run`: what is left to imitate is the
-        # noise; without it, the mocap bones are also turned to where MediaPipe puts them
-        video_like = VideoLike(**VIDEO_NOISE, alignment=None if cfg.align_video else fitted)
+        # as `run` would hand them to the network had they been filmed: each source's bones turned
+        # to where MediaPipe puts them (its own alignment's inverse), the measured frame noise and
+        # run's smoothing, then the model's video alignment (onto the mix of sources) when it is on
+        video_like = dict(VIDEO_NOISE, forward=alignment is not None,
+                          sources={c: a.to_dict() for c, a in per_source.items()})
         vrng = np.random.default_rng(cfg.seed + 1)
         lab_gs = gs.subset(lab_idx)
-        q_vl = torch.stack([torch.from_numpy(lab_gs.with_positions(video_like(lab_gs.positions, vrng)).rotations
-                                             .astype(np.float32)) for _ in range(cfg.video_like_copies)])  # (K, L, T, J, 4)
+        q_vl = torch.stack([torch.from_numpy(lab_gs.with_positions(video_like_positions(
+            lab_gs, per_source, vrng, alignment, **VIDEO_NOISE)).rotations.astype(np.float32))
+            for _ in range(cfg.video_like_copies)])  # (K, L, T, J, 4)
         row_of = np.full(len(gs), -1)
         row_of[lab_idx] = np.arange(len(lab_idx))
     weights = losses.class_weights(y_all[lab_idx]).to(device)
@@ -311,7 +316,7 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
                         dict(gait_attrs or {}) | {"rotations": cfg.rotations},
                         dict(chosen_step=model.chosen_step, fingerprint=fp, n_labeled=int(len(lab_idx)),
                              n_val=int(len(val_idx)), n_unlabeled=int(len(unl_idx)),
-                             video_like=None if video_like is None else video_like.to_dict()))
+                             video_like=video_like))
         (Path(out_dir) / "history.json").write_text(json.dumps(history, indent=1))
         plot_history(history, Path(out_dir) / "loss_curves.png")
     return model, history

@@ -18,7 +18,11 @@ walker turns enters the comparison.
 - VideoLike (training and the "video-like" protocol): the inverse offsets, then the
   measured frame noise (depth along a random camera axis larger than across it), then
   the Savitzky-Golay smoothing that `run` applies, applied to a mocap gait, so a labeled
-  mocap gait looks as MediaPipe would have seen it.
+  mocap gait looks as MediaPipe would have seen it. Each source is turned by the inverse
+  of its *own* alignment (source_alignments, video_like_positions): MediaPipe puts a
+  walker's bones in the same place whichever mocap rig would have recorded them, so a
+  copy keeps nothing of its source's rig; then, as in `run`, the model's alignment
+  (onto the mix of sources) carries it to where aligned video lies.
 
 Both are symmetric under the mirror: aligning a mirrored gait gives the mirror of the
 aligned gait (tested), so the network's mirror average is kept.
@@ -279,3 +283,35 @@ def align_video_rows(gs, alignment: Alignment | None):
     for k in ("positions", "rotations", "features"):
         getattr(out, k)[vid] = getattr(v, k)
     return out
+
+
+def source_alignments(gs, video=None) -> dict:
+    """{source corpus: Alignment of the video gaits onto that source alone}, for every
+    motion-capture corpus of gs; {} when there are too few video gaits.
+
+    video: the GaitSet of video gaits to use (default: gs's own, corpus "video"). Each
+    source's inverse makes *its* gaits sit as MediaPipe's do, whichever rig it came from
+    (VideoLike's per-source corruption: video_like_positions)."""
+    if video is None:
+        video = gs.subset(np.flatnonzero(gs.corpus == VIDEO_CORPUS))
+    if len(video) < MIN_VIDEO_GAITS:
+        return {}
+    clips = [video.positions[video.recording == r] for r in sorted(set(video.recording))]
+    return {c: Alignment.fit(clips, [gs.positions[gs.corpus == c]], note=f"video onto {c}")
+            for c in sorted(set(gs.corpus)) if c != VIDEO_CORPUS}
+
+
+def video_like_positions(gs, alignments: dict, rng: np.random.Generator, forward: Alignment | None = None,
+                         **noise) -> np.ndarray:
+    """Every gait of gs as `run` would hand it to the network had it been filmed.
+    -> positions (N, T, 21, 3).
+
+    Per source corpus: its bones turned to where MediaPipe puts them (the inverse of
+    alignments[corpus]; a source without one keeps its bones), the frame noise and run's
+    smoothing (VideoLike, **noise: depth_cm, lateral_cm), then `forward`, the model's own
+    video alignment, as `run` applies it to every video gait."""
+    out = np.empty(gs.positions.shape, np.float64)
+    for c in sorted(set(gs.corpus)):
+        m = gs.corpus == c
+        out[m] = VideoLike(**noise, alignment=alignments.get(c))(gs.positions[m], rng)
+    return out if forward is None else forward(out)

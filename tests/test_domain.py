@@ -137,6 +137,49 @@ def _video_set(alignment, n_rec=12):
     return gs
 
 
+def _source_set(rig, prefix, n_rec=6):
+    """Labeled synthetic walks of one mocap source, its rig's bones turned by the inverse of
+    `rig` (None: as they are); recordings "prefix/recN", so corpus `prefix`."""
+    from pose_lifting.dataset import GaitSet
+    from pose_lifting.gait import gaits_from_recording
+    from test_gait import synthetic_walk
+    sets = []
+    for r in range(n_rec):
+        walk = synthetic_walk(n=90, seed=700 + r)
+        walk = walk if rig is None else rig.inverse(walk)
+        sets.append(GaitSet.from_gaits(gaits_from_recording(walk, 30.0), np.eye(4, dtype=np.float32)[r % 4],
+                                       f"{prefix}/rec{r}", "x", 30.0))
+    return GaitSet.concat(sets)
+
+
+def test_video_like_copies_sit_as_mediapipe_does_whichever_rig_they_came_from():
+    from pose_lifting.dataset import GaitSet
+    from pose_lifting.domain import fit_video_alignment, pooled_mean_directions, source_alignments, video_like_positions
+    rig_b = Alignment.fit(_walk(seed=3, lean=0.3), [_walk(seed=1)], swing=False)    # source b leans 0.3 rad more
+    rig_v = Alignment.fit(_walk(seed=2, lean=0.15), [_walk(seed=1)], swing=False)   # MediaPipe: 0.15 rad more
+    a, b, video = _source_set(None, "srcA"), _source_set(rig_b, "srcB"), _video_set(rig_v)
+    gs = GaitSet.concat([a, b, video])
+    al = source_alignments(gs)
+    assert sorted(al) == ["srcA", "srcB"]
+    lab = GaitSet.concat([a, b])
+    spine = ELMD21.index("spine") - 1
+    target = mean_directions(video.positions)[spine]
+    off = lambda p: float(angle_deg(mean_directions(p)[spine], target))
+    assert off(b.positions) > 5                    # the rigs differ from MediaPipe's, and from each other
+    for src in (a, b):                             # each source's copies sit where MediaPipe's bones do
+        vl = video_like_positions(src, al, np.random.default_rng(0), depth_cm=1.0, lateral_cm=0.5)
+        assert off(vl) < 1.5, off(vl)
+    # one alignment (onto source a) inverted for both, as the protocol did until 2026-11-29, leaves b's rig in
+    only_a = {"srcB": al["srcA"]}
+    assert off(video_like_positions(b, only_a, np.random.default_rng(0), depth_cm=1.0, lateral_cm=0.5)) > 5
+    # with the model's forward alignment the copies land where `run` puts aligned video: the mix of sources
+    fwd = fit_video_alignment(gs)
+    vl = video_like_positions(lab, al, np.random.default_rng(0), fwd, depth_cm=1.0, lateral_cm=0.5)
+    mix = pooled_mean_directions([a.positions, b.positions])[spine]
+    assert float(angle_deg(mean_directions(vl)[spine], mix)) < 1.5
+    assert float(angle_deg(mean_directions(fwd(video.positions))[spine], mix)) < 1.5
+
+
 def test_training_fits_the_video_alignment_keeps_it_in_the_checkpoint_and_applies_it(tmp_path):
     import torch
     from model.evaluate import predict
@@ -158,6 +201,8 @@ def test_training_fits_the_video_alignment_keeps_it_in_the_checkpoint_and_applie
     assert al.angles_deg()[spine] == pytest.approx(known.angles_deg()[spine], abs=3)
     re, ck = load_model(tmp_path / "model.pt")
     assert ck["video_alignment"]["n_video"] == len(video)
+    # its video-like training copies were made per source, and it says so
+    assert set(ck["info"]["video_like"]["sources"]) == set(mocap.corpus) and ck["info"]["video_like"]["forward"]
     np.testing.assert_allclose(re.video_alignment.offsets, al.offsets, atol=1e-5)
     assert re.embedding_stats["q99"] > 0 and len(re.embedding_stats["mean"]) == SMALL.get("embed_dim", 32)
     # and the embedding of its video gaits onto the labeled gaits' (12 clips), kept too

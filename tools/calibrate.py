@@ -30,9 +30,10 @@ def main(argv=None) -> int:
     from model import calibration
     from model.train import load_model, write_checkpoint
     res = json.loads(Path(a.results).read_text())
-    probs, labels = np.asarray(res[a.key]), np.asarray(res["labels"])
+    from tools.report_video import draws_flat
+    probs, labels, recs = draws_flat(res[a.key], res["labels"], res["recordings"])  # every corruption draw
     t = calibration.fit_temperature(probs, labels)
-    cf = calibration.cross_fitted(probs, labels, np.asarray(res["recordings"]))
+    cf = calibration.cross_fitted(probs, labels, recs)
     load_model(a.weights)  # refuses a checkpoint that does not fit
     ck = torch.load(a.weights, map_location="cpu", weights_only=True)
     ck["calibration"] = dict(temperature=round(t, 4), fitted_on=f"{Path(a.results).name}:{a.key}",

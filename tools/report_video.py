@@ -4,14 +4,18 @@
 
 Protocol pooled-cv-by-subject, video-like (the same folds as tools/report_sources.py's
 pooled protocol: Bandai-Namco and Emotion-Gait together, 5-fold CV grouped by subject):
-- Every method is trained once per fold and scored twice on the same test gaits: clean,
-  and video-like: each test gait passed through pose_lifting.domain.VideoLike (its bones
-  turned to where MediaPipe puts them, the measured frame noise, run's smoothing), with a
-  fixed seed. The corruption is drawn once, before any training, and is the same for
-  every method. A method that aligns video gaits (the network's video alignment) aligns
-  these as it would align a video's in `run`.
-- The alignment that the corruption inverts is fitted on unlabeled gaits only (the
-  harvested video gaits against Bandai-Namco's unlabeled windows), never on a label.
+- Every method is trained once per fold and scored on the same test gaits: clean, and
+  video-like: each test gait passed through pose_lifting.domain.video_like_positions (its
+  source's bones turned to where MediaPipe puts them, the measured frame noise, run's
+  smoothing) in N_DRAWS draws seeded by (draw, fold); the video-like mAP is the mean over
+  the draws (one draw alone moved the mAP by up to 0.045 on the inner split). The
+  corruption is the same for every method. A method that aligns video gaits (the
+  network's video alignment) aligns these as it would align a video's in `run`.
+- Each source's alignment that the corruption inverts is fitted on positions only: the
+  harvested video gaits against that source's gaits in the training fold and the
+  unlabeled gaits; never on a test gait or a label. (Until 2026-11-29 one alignment,
+  onto Bandai-Namco's, was inverted for both sources, so Emotion-Gait's video-like gaits
+  kept their own rig's offsets from Bandai-Namco's, which no MediaPipe track has.)
 - The networks' unlabeled gaits: Bandai-Namco's unlabeled windows and the harvested
   video gaits (no walker of these is labeled, so none is in a test fold).
 - Calibration: one temperature fitted on the video-like out-of-fold predictions; its
@@ -35,35 +39,46 @@ from model.evaluate import average_precision, bootstrap_map, chance, folds_by_re
 from model.train import VIDEO_NOISE, TrainConfig, train
 from pose_lifting import dataset
 from pose_lifting.dataset import EMOTIONS, GaitSet
-from pose_lifting.domain import Alignment, VideoLike
+from pose_lifting.domain import source_alignments, video_like_positions
 
 METHODS = {"taew": "TAEW as shipped (video alignment, video-like training copies)",
            "taew_no_video_like": "TAEW, without video-like training copies",
            "features_logreg": "Affective features + logistic regression"}
 
 
-def video_like_copy(gs: GaitSet, alignment: Alignment, seed: int = 0) -> GaitSet:
-    """Every gait of gs as MediaPipe would have seen it; recordings prefixed "video:" so a
-    model with a video alignment aligns them (as `run` does)."""
-    vl = VideoLike(**VIDEO_NOISE, alignment=alignment)
-    out = gs.with_positions(vl(gs.positions, np.random.default_rng(seed)))
+N_DRAWS = 3  # corruption draws per test gait: the video-like mAP is their mean
+
+
+def video_like_copy(gs: GaitSet, alignments: dict, seed: int = 0) -> GaitSet:
+    """Every gait of gs as MediaPipe would have seen it (pose_lifting.domain.video_like_positions:
+    its source's bones turned to where MediaPipe puts them, frame noise, run's smoothing);
+    recordings prefixed "video:" so that a model with a video alignment aligns them, as `run` does."""
+    out = gs.with_positions(video_like_positions(gs, alignments, np.random.default_rng(seed), **VIDEO_NOISE))
     out.recording = np.array([f"video:{r}" for r in gs.recording], dtype=object)
     return out
 
 
-def protocol_sets(bandai: GaitSet, eg: GaitSet, video: GaitSet):
-    """The protocol's gaits: (labeled gaits of both sources, their video-like copies,
-    Bandai-Namco's unlabeled gaits, the alignment the corruption inverts: fitted on the
-    harvested video against those unlabeled gaits, never on a label)."""
-    bandai_unl = bandai.subset(np.flatnonzero(~bandai.labeled))
-    gs = GaitSet.concat([bandai.subset(np.flatnonzero(bandai.labeled)), eg])
-    clips = sorted(set(video.recording))
-    alignment = Alignment.fit([video.positions[video.recording == c] for c in clips], [bandai_unl.positions])
-    return gs, video_like_copy(gs, alignment), bandai_unl, alignment
+def protocol_sets(bandai: GaitSet, eg: GaitSet) -> tuple[GaitSet, GaitSet]:
+    """The protocol's gaits: (labeled gaits of both sources, Bandai-Namco's unlabeled gaits)."""
+    return (GaitSet.concat([bandai.subset(np.flatnonzero(bandai.labeled)), eg]),
+            bandai.subset(np.flatnonzero(~bandai.labeled)))
+
+
+def corruption(train_part: GaitSet, unlabeled: GaitSet, video: GaitSet) -> dict:
+    """{source: Alignment} that the corruption inverts: the harvested video's bones onto each
+    source's, fitted on positions only, of the training fold's gaits and the unlabeled ones;
+    never on a test gait or a label."""
+    return source_alignments(GaitSet.concat([train_part, unlabeled]), video)
+
+
+def video_like_tests(test: GaitSet, alignments: dict, fold: int, n_draws: int = N_DRAWS) -> list[GaitSet]:
+    """n_draws video-like copies of the test gaits, seeded by (draw, fold) only, so that
+    every method is scored on the same corrupted gaits."""
+    return [video_like_copy(test, alignments, seed=1000 * d + fold) for d in range(n_draws)]
 
 
 def fit_predict(method: str, cfg: TrainConfig):
-    """-> fp(train_set, (clean test, video-like test), fold, harvest) -> {name: probs}.
+    """-> fp(train_set, (clean test, [video-like test draws]), fold, harvest) -> {name: [probs]}.
 
     The network's video-like test gaits are scored three ways (EMBEDDING_VARIANTS): with
     no embedding alignment; with the one `train` fitted on the real harvested video (what
@@ -72,7 +87,8 @@ def fit_predict(method: str, cfg: TrainConfig):
     unlabeled windows; no test gait among them)."""
     if method == "features_logreg":
         def fp(train_set, tests, fold, harvest):
-            return dict(zip(("clean", "video_like"), (baselines.fit_predict_features(train_set, t, fold)[0] for t in tests)))
+            return dict(clean=[baselines.fit_predict_features(train_set, tests[0], fold)[0]],
+                        video_like=[baselines.fit_predict_features(train_set, t, fold)[0] for t in tests[1]])
         return fp
     c = cfg if method == "taew" else replace(cfg, video_like=0.0)
 
@@ -81,13 +97,13 @@ def fit_predict(method: str, cfg: TrainConfig):
         model, _ = train(train_set, replace(c, seed=c.seed + fold))
         real = model.embedding_alignment
         model.embedding_alignment = None
-        out = dict(clean=predict(model, tests[0]), video_like=predict(model, tests[1]))
+        out = dict(clean=[predict(model, tests[0])], video_like=[predict(model, t) for t in tests[1]])
         if real is not None:
             model.embedding_alignment = real
-            out["video_like_real_coral"] = predict(model, tests[1])
+            out["video_like_real_coral"] = [predict(model, t) for t in tests[1]]
         model.embedding_alignment = adapt.fit_for_model(model, harvest.positions, harvest.recording,
                                                         model.video_alignment)
-        out["video_like_adapted"] = predict(model, tests[1])
+        out["video_like_adapted"] = [predict(model, t) for t in tests[1]]
         return out
     return fp
 
@@ -97,34 +113,56 @@ EMBEDDING_VARIANTS = {"video_like": "video-like",
                       "video_like_adapted": "video-like, embedding aligned on unlabeled video-like gaits (adapt)"}
 
 
-def run_method(method: str, gs: GaitSet, vl: GaitSet, extra: GaitSet, cfg: TrainConfig, k: int,
-               harvest: GaitSet) -> dict:
+def mean_ap(labels: np.ndarray, draws: list[np.ndarray]) -> dict:
+    """Per-class AP and mAP, each the mean over the draws."""
+    aps = [average_precision(labels, p) for p in draws]
+    return {k: float(np.mean([a[k] for a in aps])) for k in aps[0]}
+
+
+def run_method(method: str, gs: GaitSet, unlabeled: GaitSet, video: GaitSet, cfg: TrainConfig, k: int,
+               harvest: GaitSet, n_draws: int = N_DRAWS) -> dict:
     t0 = time.perf_counter()
     lab = np.flatnonzero(gs.labeled)
     pos = {g: i for i, g in enumerate(lab)}
     preds: dict = {}
+    extra = GaitSet.concat([unlabeled, video])
     for f, (tr, te) in enumerate(folds_by_recording(gs, k, 0)):
         train_set = GaitSet.concat([gs.subset(tr), extra])
-        got = fit_predict(method, cfg)(train_set, [gs.subset(te), vl.subset(te)], f, harvest)
+        tests = [gs.subset(te), video_like_tests(gs.subset(te), corruption(gs.subset(tr), unlabeled, video), f, n_draws)]
+        got = fit_predict(method, cfg)(train_set, tests, f, harvest)
         rows = [pos[g] for g in te]
-        for name, p in got.items():
-            preds.setdefault(name, np.full((len(lab), len(EMOTIONS)), np.nan))[rows] = p
+        for name, ps in got.items():
+            store = preds.setdefault(name, np.full((len(ps), len(lab), len(EMOTIONS)), np.nan))
+            store[:, rows] = np.stack(ps)
         print(f"  {method} fold {f + 1}/{k}: " + ", ".join(
-            f"{name} {average_precision(gs.labels[te], p)['mAP']:.3f}" for name, p in got.items()), flush=True)
+            f"{name} {mean_ap(gs.labels[te], ps)['mAP']:.3f}" for name, ps in got.items()), flush=True)
     labels, recs = gs.labels[lab], gs.subject[lab]
-    out = dict(method=method, seconds=time.perf_counter() - t0, labels=labels.tolist(), recordings=[str(r) for r in recs])
-    clean, video = preds["clean"], preds["video_like"]
+    out = dict(method=method, seconds=time.perf_counter() - t0, labels=labels.tolist(),
+               recordings=[str(r) for r in recs], n_draws=n_draws)
+    clean, video_p = preds["clean"], preds["video_like"]
     for name, p in preds.items():
-        out[name] = average_precision(labels, p) | {"ci": bootstrap_map(labels, [p], recs)}
-        out[f"oof_{name}"] = p.tolist()
+        out[name] = mean_ap(labels, list(p)) | {"ci": bootstrap_map(labels, list(p), recs)}
+        out[f"oof_{name}"] = p.tolist()                   # (draws, N, C); clean has one "draw"
         if name != "clean":
             out["drop" if name == "video_like" else f"drop_{name}"] = paired_difference(
-                dict(labels=labels, recordings=recs, oof=[clean]), dict(labels=labels, recordings=recs, oof=[p]))
-    t = calibration.fit_temperature(video, labels)
-    cf = calibration.cross_fitted(video, labels, recs)
-    out["calibration"] = dict(temperature=t, before=calibration.reliability(video, labels),
-                              after=calibration.reliability(cf, labels), fitted_on="video-like out-of-fold predictions")
+                dict(labels=labels, recordings=recs, oof=list(clean)), dict(labels=labels, recordings=recs, oof=list(p)))
+    v, vl_labels, vl_recs = draws_flat(video_p, labels, recs)
+    t = calibration.fit_temperature(v, vl_labels)
+    cf = calibration.cross_fitted(v, vl_labels, vl_recs)
+    out["calibration"] = dict(temperature=t, before=calibration.reliability(v, vl_labels),
+                              after=calibration.reliability(cf, vl_labels),
+                              fitted_on=f"video-like out-of-fold predictions ({len(video_p)} draws)")
     return out
+
+
+def draws_flat(probs: np.ndarray, labels: np.ndarray, recordings: np.ndarray):
+    """(D, N, C) predictions of D draws (or (N, C)) -> (D*N, C) with labels and recordings
+    repeated to match."""
+    probs = np.asarray(probs)
+    if probs.ndim == 2:
+        return probs, np.asarray(labels), np.asarray(recordings)
+    d = len(probs)
+    return probs.reshape(-1, probs.shape[-1]), np.tile(labels, (d, 1)), np.tile(recordings, d)
 
 
 def markdown(res: dict, head: str) -> str:
@@ -162,7 +200,7 @@ def markdown(res: dict, head: str) -> str:
                "minus the one without:", "", "| test gaits | mAP difference | 95 % interval |", "|---|---|---|"]
         for k in ("clean", "video_like"):
             d = paired_difference(*(dict(labels=np.asarray(r["labels"]), recordings=np.asarray(r["recordings"]),
-                                         oof=[np.asarray(r[f"oof_{k}"])]) for r in (a, b)))
+                                         oof=list(np.asarray(r[f"oof_{k}"]))) for r in (a, b)))
             md.append(f"| {k.replace('_', '-')} | {d['diff']:+.3f} | {d['lo']:+.3f} to {d['hi']:+.3f} |")
     return "\n".join(md)
 
@@ -176,19 +214,21 @@ def main() -> None:
     ap.add_argument("--folds", type=int, default=5)
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--draws", type=int, default=N_DRAWS, help="corruption draws per test gait")
     ap.add_argument("--only", help="comma list of methods to run (the others are read from OUT/video/); "
                                    "'-' runs none and rewrites VIDEO.md")
     a = ap.parse_args()
     cfg = TrainConfig(steps=a.steps, threads=a.threads, eval_every=min(50, a.steps))
     bandai, eg, video = dataset.load(a.bandai), dataset.load(a.emotion_gait), dataset.load(a.video)
-    gs, vl, bandai_unl, alignment = protocol_sets(bandai, eg, video)
+    gs, bandai_unl = protocol_sets(bandai, eg)
     clips = sorted(set(video.recording))
-    extra = GaitSet.concat([bandai_unl, video])
-    harvest = video_like_copy(bandai_unl, alignment, seed=1)   # unlabeled gaits of the video-like domain
+    # unlabeled gaits of the video-like domain, for `adapt` (EMBEDDING_VARIANTS)
+    harvest = video_like_copy(bandai_unl, source_alignments(bandai_unl, video), seed=1)
     out = Path(a.out) / "video"
     out.mkdir(parents=True, exist_ok=True)
     for m in ([] if a.only == "-" else a.only.split(",") if a.only else METHODS):
-        r = run_method(m, gs, vl, extra, cfg, a.folds, harvest) | {"train_config": asdict(cfg), "video_noise": VIDEO_NOISE}
+        r = run_method(m, gs, bandai_unl, video, cfg, a.folds, harvest, a.draws) | {
+            "train_config": asdict(cfg), "video_noise": VIDEO_NOISE}
         (out / f"{m}.json").write_text(json.dumps(r))
         print(f"done    {m}: clean {r['clean']['mAP']:.3f}, video-like {r['video_like']['mAP']:.3f} ({r['seconds']:.0f} s)",
               flush=True)
@@ -197,9 +237,11 @@ def main() -> None:
             f"Generated by `python -m tools.report_video {a.bandai} {a.emotion_gait} --video {a.video}` on "
             f"{time.strftime('%Y-%m-%d')}. Protocol pooled-cv-by-subject (Bandai-Namco's {int(bandai.labeled.sum())} "
             f"labeled windows and Emotion-Gait's {len(eg)} gaits, {a.folds}-fold CV grouped by subject), each test fold "
-            f"scored clean and video-like (pose_lifting.domain.VideoLike: the bones turned by the inverse of the video "
-            f"alignment, which was fitted on unlabeled gaits only, frame noise {VIDEO_NOISE['depth_cm']} cm along the camera "
-            f"axis and {VIDEO_NOISE['lateral_cm']} cm across it, as measured by tools/video_domain.py, then run's "
+            f"scored clean and video-like, {a.draws} corruption draws per gait (pose_lifting.domain.video_like_positions: "
+            f"each source's bones turned to where MediaPipe puts them, by the inverse of that source's video alignment, "
+            f"fitted on positions of the training fold and the unlabeled gaits only; frame noise {VIDEO_NOISE['depth_cm']} "
+            f"cm along the camera axis and {VIDEO_NOISE['lateral_cm']} cm across it, as measured by tools/video_domain.py; "
+            f"then run's "
             f"smoothing). Networks: {cfg.steps} steps, unlabeled gaits Bandai-Namco's {len(bandai_unl)} windows and "
             f"{len(video)} harvested video gaits of {len(clips)} clips.")
     (Path(a.out) / "VIDEO.md").write_text(markdown(res, head) + "\n\n![reliability](figures/reliability.png)\n")

@@ -1,32 +1,46 @@
-"""Choose the share of labeled gaits seen video-like (TrainConfig.video_like) without
-touching a test fold.
+"""Choose the video-like training settings (TrainConfig.video_like, video_like_copies,
+consistency) without touching a test fold.
 
-    python -m tools.tune_video_like data/bandai.h5 data/eg.h5 --video data/walks.h5 [--shares 0.5,1.0]
+    python -m tools.tune_video_like data/bandai.h5 data/eg.h5 --video data/walks.h5 \
+        [--variants video_like=0.5,video_like=1.0+consistency=2]
 
 As the project's other defaults were set: on an inner split of the *training* part of the
 first outer fold of the video-like protocol (tools/report_video.py, pooled-cv-by-subject).
 That training part is split again by subject (StratifiedGroupKFold, 5 folds, the first
-one held out); each share trains once on the rest and is scored on the held-out subjects,
-clean and video-like (the same corruption as the protocol). Printed and written to
-docs/video/tune_video_like.json: per share, clean and video-like mAP and the drop. The
-share with the best video-like mAP on the inner split is the one to ship; the outer test
-folds are not read.
+one held out); each variant (TrainConfig fields joined by "+", the rest default) trains
+once on the rest and is scored on the held-out subjects, clean and video-like (the
+protocol's corruption, its alignments fitted on the inner training part and the unlabeled
+gaits, N_DRAWS draws). Printed and written to docs/video/tune_video_like.json: per
+variant, clean and video-like mAP and the drop. The variant with the best video-like mAP
+on the inner split is the one to ship; the outer test folds are not read.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
-from dataclasses import replace
+from dataclasses import fields, replace
 from pathlib import Path
-
-import numpy as np
 
 from model.evaluate import average_precision, folds_by_recording, predict
 from model.train import TrainConfig, train
 from pose_lifting import dataset
 from pose_lifting.dataset import GaitSet
-from tools.report_video import protocol_sets
+from tools.report_video import corruption, mean_ap, protocol_sets, video_like_tests
+
+PROTOCOL = "inner split of outer fold 0's training subjects (pooled-cv-by-subject, video-like, per-source corruption)"
+
+
+def parse_variant(spec: str) -> dict:
+    """"video_like=1.0+consistency=2" -> {"video_like": 1.0, "consistency": 2.0}, typed as TrainConfig's fields."""
+    types = {f.name: type(getattr(TrainConfig(), f.name)) for f in fields(TrainConfig)}
+    out = {}
+    for part in spec.split("+"):
+        k, _, v = part.partition("=")
+        if k not in types:
+            raise SystemExit(f"error: {k!r} is not a TrainConfig field")
+        out[k] = types[k](v) if types[k] is not bool else v.lower() in ("1", "true", "yes")
+    return out
 
 
 def main() -> None:
@@ -34,44 +48,39 @@ def main() -> None:
     ap.add_argument("bandai")
     ap.add_argument("emotion_gait")
     ap.add_argument("--video", required=True)
-    ap.add_argument("--shares", default="0.5,1.0", help="comma list of shares, each optionally xCOPIES (1.0x8)")
+    ap.add_argument("--variants", default="video_like=0.5,video_like=1.0",
+                    help="comma list of variants, each TrainConfig fields joined by '+'")
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default="docs/video/tune_video_like.json")
     a = ap.parse_args()
     video = dataset.load(a.video)
-    gs, vl, bandai_unl, _ = protocol_sets(dataset.load(a.bandai), dataset.load(a.emotion_gait), video)
+    gs, bandai_unl = protocol_sets(dataset.load(a.bandai), dataset.load(a.emotion_gait))
     outer_train, _ = folds_by_recording(gs, 5, 0)[0]          # the outer test fold is never read
     inner = gs.subset(outer_train)
     in_tr, in_val = folds_by_recording(inner, 5, 1)[0]
     train_set = GaitSet.concat([inner.subset(in_tr), bandai_unl, video])
-    val, val_vl = inner.subset(in_val), vl.subset(outer_train).subset(in_val)
+    val = inner.subset(in_val)
+    val_vl = video_like_tests(val, corruption(inner.subset(in_tr), bandai_unl, video), fold=0)
     assert not set(val.subject) & set(inner.subset(in_tr).subject)
     cfg = TrainConfig(steps=a.steps, threads=a.threads, eval_every=min(50, a.steps))
     rows = {}
     old = json.loads(Path(a.json).read_text()) if Path(a.json).is_file() else {}
-    if old.get("steps") == a.steps:      # earlier shares of the same split and budget are kept beside
+    if old.get("steps") == a.steps and old.get("protocol") == PROTOCOL:  # earlier variants of the same split kept
         rows.update(old.get("rows", {}))
-    for name in a.shares.split(","):
-        share, _, copies = name.partition("x")
-        share, copies = float(share), int(copies or cfg.video_like_copies)
+    for name in a.variants.split(","):
+        kw = parse_variant(name)
         t0 = time.perf_counter()
-        model, _ = train(train_set, replace(cfg, video_like=share, video_like_copies=copies))
+        model, _ = train(train_set, replace(cfg, **kw))
         model.embedding_alignment = None                   # the network alone, as the protocol's first column
         c = average_precision(val.labels, predict(model, val))["mAP"]
-        v = average_precision(val.labels, predict(model, val_vl))["mAP"]
-        rows[name] = dict(share=share, copies=copies, clean=c, video_like=v, drop=c - v,
-                          seconds=time.perf_counter() - t0)
-        print(f"video_like {share:.2f}, {copies} copies: clean {c:.3f}, video-like {v:.3f}, drop {c - v:+.3f} "
-              f"({rows[name]['seconds']:.0f} s)", flush=True)
-    for r in rows.values():
-        r.setdefault("copies", 3)
+        v = mean_ap(val.labels, [predict(model, t) for t in val_vl])["mAP"]
+        rows[name] = dict(config=kw, clean=c, video_like=v, drop=c - v, seconds=time.perf_counter() - t0)
+        print(f"{name}: clean {c:.3f}, video-like {v:.3f}, drop {c - v:+.3f} ({rows[name]['seconds']:.0f} s)", flush=True)
     best = max(rows, key=lambda s: rows[s]["video_like"])
     print(f"best video-like mAP on the inner split: {best}")
-    Path(a.json).write_text(json.dumps(dict(rows=rows, best=best, steps=a.steps,
-                                            inner_val_gaits=int(len(val)), inner_train_labeled=int(len(in_tr)),
-                                            protocol="inner split of outer fold 0's training subjects "
-                                                     "(pooled-cv-by-subject, video-like)"), indent=1))
+    Path(a.json).write_text(json.dumps(dict(rows=rows, best=best, steps=a.steps, inner_val_gaits=int(len(val)),
+                                            inner_train_labeled=int(len(in_tr)), protocol=PROTOCOL), indent=1))
 
 
 if __name__ == "__main__":
