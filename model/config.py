@@ -27,9 +27,10 @@ class TrainConfig:
     rotations: str = "rest"        # the input: rotations from the rest pose, or "first_frame" (the paper's)
     mirror: bool = True            # each gait of a batch is seen in a mirror (left and right swapped) with p = 1/2
     align_video: bool = True       # video gaits (corpus "video") aligned onto the mocap ones (pose_lifting.domain)
-    video_like: float = 1.0        # share of labeled gaits seen video-like (measured noise + run's smoothing); chosen
-                                   # on an inner split of fold 0's training subjects (tools/tune_video_like.py)
-    video_like_copies: int = 3     # fixed video-like copies drawn once per labeled gait (the noise is then fixed per copy)
+    video_like: float = 0.35       # share of labeled gaits seen video-like (per-source bones, measured noise, run's
+                                   # smoothing, the video alignment); with video_like_copies chosen on an inner split
+                                   # of fold 0's training subjects (tools/tune_video_like.py)
+    video_like_copies: int = 8     # fixed video-like copies drawn once per labeled gait (the noise is then fixed per copy)
     seed: int = 0
     device: str = "auto"           # auto | cpu | cuda
     threads: int = 0               # torch CPU threads; 0 leaves torch's default

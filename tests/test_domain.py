@@ -336,3 +336,40 @@ def test_video_domain_measures_depth_jitter_and_missing_frames():
     assert st["jitter_z_cm"] > 5 * st["jitter_x_cm"] and st["jitter_z_cm"] > 5 * st["jitter_y_cm"]
     assert 0.3 < st["jitter_z_cm"] < 2.5
     assert len(st["bone_cv_pct"]) == 20
+
+
+def test_video_like_protocol_draws_are_shared_by_methods_and_calibrate_reads_them(tmp_path):
+    """The protocol's corrupted test gaits depend on (draw, fold) only, so every method
+    meets the same ones; tools/calibrate fits its temperature on every draw."""
+    import json
+    import torch
+    from model.model import ModelConfig
+    from model.train import TrainConfig, load_model, save_checkpoint, train
+    from pose_lifting.dataset import GaitSet
+    from pose_lifting.domain import source_alignments
+    from test_model import SMALL
+    from tools import calibrate
+    from tools.report_video import draws_flat, video_like_tests
+    rig_v = Alignment.fit(_walk(seed=2, lean=0.15), [_walk(seed=1)], swing=False)
+    test, video = _source_set(None, "srcA", n_rec=4), _video_set(rig_v)
+    al = source_alignments(GaitSet.concat([test, video]))
+    a, b = video_like_tests(test, al, fold=1, n_draws=2), video_like_tests(test, al, fold=1, n_draws=2)
+    np.testing.assert_array_equal(a[0].positions, b[0].positions)
+    assert not np.allclose(a[0].positions, a[1].positions)
+    assert all(str(r).startswith("video:") for r in a[0].recording)   # a model aligns them, as in `run`
+    # calibration reads (draws, N, C) out-of-fold predictions
+    rng = np.random.default_rng(0)
+    labels = np.eye(4)[rng.integers(0, 4, 40)]
+    logits = 8 * (labels + 0.6 * rng.normal(size=(2, 40, 4)))      # overconfident: sharp, often wrong
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    flat, lab, recs = draws_flat(probs, labels, np.arange(40) % 8)
+    assert flat.shape == (80, 4) and lab.shape == (80, 4) and recs.shape == (80,)
+    (tmp_path / "r.json").write_text(json.dumps(dict(labels=labels.tolist(), recordings=[str(r % 8) for r in range(40)],
+                                                     oof_video_like=probs.tolist())))
+    model, _ = train(GaitSet.concat([test]), TrainConfig(steps=2, batch_size=4, eval_every=2, video_like=0.0),
+                     ModelConfig(**SMALL), out_dir=tmp_path / "m")
+    assert calibrate.main([str(tmp_path / "r.json"), "--weights", str(tmp_path / "m" / "model.pt"),
+                           "-o", str(tmp_path / "cal.pt")]) == 0
+    cal = torch.load(tmp_path / "cal.pt", weights_only=True)["calibration"]
+    assert cal["n"] == 80 and cal["temperature"] > 1                 # both draws; the overconfidence found
+    assert load_model(tmp_path / "cal.pt")[0].temperature == cal["temperature"]
