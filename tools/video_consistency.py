@@ -129,6 +129,12 @@ def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VA
                     row[kind] = answer(path, weights)
             rows[str(v)] = row
             log(_row(v.name, row))
+    return summarise(rows, variants)
+
+
+def summarise(rows: dict, variants=DEFAULT_VARIANTS) -> dict:
+    """{clip: {'reference': answer, variant: answer}} -> consistency()'s result: the rows and
+    the agreement shares over the clips whose reference was analysed."""
     ok = [r for r in rows.values() if "error" not in r["reference"]]
     agree = {k: float(np.mean([r[k].get("argmax") == r["reference"]["argmax"] for r in ok])) if ok else float("nan")
              for k in variants}
@@ -165,13 +171,24 @@ def main() -> None:
     ap.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     ap.add_argument("--json", help="write every answer here")
     ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
+    ap.add_argument("--merge", nargs="+", metavar="JSON",
+                    help="analyse nothing: join the --json results of several runs (e.g. halves of a folder run "
+                         "in parallel) and print their figures")
     a = ap.parse_args()
     variants = tuple(v for v in a.variants.split(",") if v)
     if not set(variants) <= set(VARIANTS):
         ap.error(f"--variants: choose among {', '.join(VARIANTS)}")
-    shared = ROOT.parent / "shared" / "media"
-    paths = a.videos or [str(ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else [])
-    res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True), variants=variants)
+    if a.merge:
+        rows = {}
+        for f in a.merge:
+            rows.update(json.loads(Path(f).read_text())["clips"])
+        res = summarise(rows, variants)
+        for v, row in rows.items():
+            print(_row(Path(v).name, row))
+    else:
+        shared = ROOT.parent / "shared" / "media"
+        paths = a.videos or [str(ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else [])
+        res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True), variants=variants)
     print(f"\n{res['analysed']} clips analysed ({res['failed']} the reference could not); a * marks a disagreement")
     for k, v in res["agreement"].items():
         print(f"  {k:6s} agrees with full rate on {100 * v:.0f} % of clips (argmax); the stated answer "
