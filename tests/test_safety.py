@@ -136,8 +136,12 @@ def test_ctrl_c_during_render_keeps_the_previous_output(analysis, tmp_path):
     out = tmp_path / "o.mp4"
     out.write_bytes(b"the previous render")
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # a command run from a terminal has Ctrl-C at its default; a test run started in the
+    # background (a non-interactive shell's `&`) inherits SIGINT ignored, and Python then
+    # installs no KeyboardInterrupt handler: give the render the terminal's default
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "render", str(SAMPLE_VIDEO), "--analysis", str(analysis),
-                             "-o", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "-o", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     t0 = time.time()
     while time.time() - t0 < 60 and not any(p.name.startswith(".o.") for p in tmp_path.iterdir()):
         time.sleep(0.05)  # rendering has begun: its temporary file exists
