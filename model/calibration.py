@@ -67,6 +67,16 @@ def reliability(probs: np.ndarray, labels: np.ndarray, bins: int = 10) -> dict:
     return dict(ece=float(ece), bins=rows, accuracy=float(correct.mean()), n=int(len(labels)))
 
 
+def flatten_draws(probs: np.ndarray, labels: np.ndarray, recordings: np.ndarray):
+    """(D, N, C) predictions of D draws (or (N, C)) -> (D*N, C) with labels and recordings
+    repeated to match."""
+    probs = np.asarray(probs)
+    if probs.ndim == 2:
+        return probs, np.asarray(labels), np.asarray(recordings)
+    d = len(probs)
+    return probs.reshape(-1, probs.shape[-1]), np.tile(labels, (d, 1)), np.tile(recordings, d)
+
+
 def cross_fitted(probs: np.ndarray, labels: np.ndarray, groups: np.ndarray, k: int = 5, seed: int = 0) -> np.ndarray:
     """Calibrated probabilities where each group's temperature is fitted on the other
     groups only (GroupKFold), so the reliability of the calibrated model is honest."""

@@ -120,6 +120,13 @@ def average_precision(labels: np.ndarray, probs: np.ndarray) -> dict:
     return ap
 
 
+def mean_average_precision(labels: np.ndarray, probs_per_repeat: list[np.ndarray]) -> dict:
+    """Per-class AP and mAP, each the mean over repeats (or corruption draws) of the same
+    gaits. labels (N, C), probs_per_repeat [(N, C)] -> average_precision's dict."""
+    aps = [average_precision(labels, p) for p in probs_per_repeat]
+    return {k: float(np.mean([a[k] for a in aps])) for k in aps[0]}
+
+
 def accuracy(labels: np.ndarray, probs: np.ndarray) -> float:
     """Share of gaits whose most probable class is one of their labels (multi-hot, p > 1/C)."""
     y = labels > 1.0 / labels.shape[1]

@@ -344,12 +344,13 @@ def test_video_like_protocol_draws_are_shared_by_methods_and_calibrate_reads_the
     import json
     import torch
     from model.model import ModelConfig
-    from model.train import TrainConfig, load_model, save_checkpoint, train
+    from model.train import TrainConfig, load_model, train
     from pose_lifting.dataset import GaitSet
     from pose_lifting.domain import source_alignments
     from test_model import SMALL
     from tools import calibrate
-    from tools.report_video import draws_flat, video_like_tests
+    from model.calibration import flatten_draws
+    from tools.report_video import video_like_tests
     rig_v = Alignment.fit(_walk(seed=2, lean=0.15), [_walk(seed=1)], swing=False)
     test, video = _source_set(None, "srcA", n_rec=4), _video_set(rig_v)
     al = source_alignments(GaitSet.concat([test, video]))
@@ -362,7 +363,7 @@ def test_video_like_protocol_draws_are_shared_by_methods_and_calibrate_reads_the
     labels = np.eye(4)[rng.integers(0, 4, 40)]
     logits = 8 * (labels + 0.6 * rng.normal(size=(2, 40, 4)))      # overconfident: sharp, often wrong
     probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
-    flat, lab, recs = draws_flat(probs, labels, np.arange(40) % 8)
+    flat, lab, recs = flatten_draws(probs, labels, np.arange(40) % 8)
     assert flat.shape == (80, 4) and lab.shape == (80, 4) and recs.shape == (80,)
     (tmp_path / "r.json").write_text(json.dumps(dict(labels=labels.tolist(), recordings=[str(r % 8) for r in range(40)],
                                                      oof_video_like=probs.tolist())))

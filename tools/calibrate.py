@@ -15,7 +15,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 
 def main(argv=None) -> int:
@@ -30,8 +29,7 @@ def main(argv=None) -> int:
     from model import calibration
     from model.train import load_model, write_checkpoint
     res = json.loads(Path(a.results).read_text())
-    from tools.report_video import draws_flat
-    probs, labels, recs = draws_flat(res[a.key], res["labels"], res["recordings"])  # every corruption draw
+    probs, labels, recs = calibration.flatten_draws(res[a.key], res["labels"], res["recordings"])  # every corruption draw
     t = calibration.fit_temperature(probs, labels)
     cf = calibration.cross_fitted(probs, labels, recs)
     load_model(a.weights)  # refuses a checkpoint that does not fit

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from model import baselines, calibration
-from model.evaluate import average_precision, bootstrap_map, chance, folds_by_recording, paired_difference, predict
+from model.evaluate import bootstrap_map, chance, folds_by_recording, mean_average_precision, paired_difference, predict
 from model.train import VIDEO_NOISE, TrainConfig, train
 from pose_lifting import dataset
 from pose_lifting.dataset import EMOTIONS, GaitSet
@@ -113,12 +113,6 @@ EMBEDDING_VARIANTS = {"video_like": "video-like",
                       "video_like_adapted": "video-like, embedding aligned on unlabeled video-like gaits (adapt)"}
 
 
-def mean_ap(labels: np.ndarray, draws: list[np.ndarray]) -> dict:
-    """Per-class AP and mAP, each the mean over the draws."""
-    aps = [average_precision(labels, p) for p in draws]
-    return {k: float(np.mean([a[k] for a in aps])) for k in aps[0]}
-
-
 def run_method(method: str, gs: GaitSet, unlabeled: GaitSet, video: GaitSet, cfg: TrainConfig, k: int,
                harvest: GaitSet, n_draws: int = N_DRAWS) -> dict:
     t0 = time.perf_counter()
@@ -135,34 +129,24 @@ def run_method(method: str, gs: GaitSet, unlabeled: GaitSet, video: GaitSet, cfg
             store = preds.setdefault(name, np.full((len(ps), len(lab), len(EMOTIONS)), np.nan))
             store[:, rows] = np.stack(ps)
         print(f"  {method} fold {f + 1}/{k}: " + ", ".join(
-            f"{name} {mean_ap(gs.labels[te], ps)['mAP']:.3f}" for name, ps in got.items()), flush=True)
+            f"{name} {mean_average_precision(gs.labels[te], ps)['mAP']:.3f}" for name, ps in got.items()), flush=True)
     labels, recs = gs.labels[lab], gs.subject[lab]
     out = dict(method=method, seconds=time.perf_counter() - t0, labels=labels.tolist(),
                recordings=[str(r) for r in recs], n_draws=n_draws)
     clean, video_p = preds["clean"], preds["video_like"]
     for name, p in preds.items():
-        out[name] = mean_ap(labels, list(p)) | {"ci": bootstrap_map(labels, list(p), recs)}
+        out[name] = mean_average_precision(labels, list(p)) | {"ci": bootstrap_map(labels, list(p), recs)}
         out[f"oof_{name}"] = p.tolist()                   # (draws, N, C); clean has one "draw"
         if name != "clean":
             out["drop" if name == "video_like" else f"drop_{name}"] = paired_difference(
                 dict(labels=labels, recordings=recs, oof=list(clean)), dict(labels=labels, recordings=recs, oof=list(p)))
-    v, vl_labels, vl_recs = draws_flat(video_p, labels, recs)
+    v, vl_labels, vl_recs = calibration.flatten_draws(video_p, labels, recs)
     t = calibration.fit_temperature(v, vl_labels)
     cf = calibration.cross_fitted(v, vl_labels, vl_recs)
     out["calibration"] = dict(temperature=t, before=calibration.reliability(v, vl_labels),
                               after=calibration.reliability(cf, vl_labels),
                               fitted_on=f"video-like out-of-fold predictions ({len(video_p)} draws)")
     return out
-
-
-def draws_flat(probs: np.ndarray, labels: np.ndarray, recordings: np.ndarray):
-    """(D, N, C) predictions of D draws (or (N, C)) -> (D*N, C) with labels and recordings
-    repeated to match."""
-    probs = np.asarray(probs)
-    if probs.ndim == 2:
-        return probs, np.asarray(labels), np.asarray(recordings)
-    d = len(probs)
-    return probs.reshape(-1, probs.shape[-1]), np.tile(labels, (d, 1)), np.tile(recordings, d)
 
 
 def markdown(res: dict, head: str) -> str:

@@ -22,11 +22,11 @@ import time
 from dataclasses import fields, replace
 from pathlib import Path
 
-from model.evaluate import average_precision, folds_by_recording, predict
+from model.evaluate import average_precision, folds_by_recording, mean_average_precision, predict
 from model.train import TrainConfig, train
 from pose_lifting import dataset
 from pose_lifting.dataset import GaitSet
-from tools.report_video import corruption, mean_ap, protocol_sets, video_like_tests
+from tools.report_video import corruption, protocol_sets, video_like_tests
 
 PROTOCOL = "inner split of outer fold 0's training subjects (pooled-cv-by-subject, video-like, per-source corruption)"
 
@@ -74,7 +74,7 @@ def main() -> None:
         model, _ = train(train_set, replace(cfg, **kw))
         model.embedding_alignment = None                   # the network alone, as the protocol's first column
         c = average_precision(val.labels, predict(model, val))["mAP"]
-        v = mean_ap(val.labels, [predict(model, t) for t in val_vl])["mAP"]
+        v = mean_average_precision(val.labels, [predict(model, t) for t in val_vl])["mAP"]
         rows[name] = dict(config=kw, clean=c, video_like=v, drop=c - v, seconds=time.perf_counter() - t0)
         print(f"{name}: clean {c:.3f}, video-like {v:.3f}, drop {c - v:+.3f} ({rows[name]['seconds']:.0f} s)", flush=True)
     best = max(rows, key=lambda s: rows[s]["video_like"])
