@@ -304,7 +304,7 @@ def cmd_harvest(a) -> int:
         from .cluster import ray_cluster
         engine = ray_cluster(None if a.ray == "local" else a.ray, a.workers, a.cpus_per_task,
                              int(a.memory_per_task * 2**30), a.max_retries)
-    s = harvest(a.dirs, a.output, a.workers, a.retry_failed, RunConfig(fast=a.fast),
+    s = harvest(a.dirs, a.output, a.workers, a.retry_failed, RunConfig(fast=a.fast, flip=not a.no_flip),
                 progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr), engine=engine)
     print(json.dumps(s, indent=2))
     return 1 if s["failed"] else 0
@@ -318,6 +318,9 @@ def register(sub) -> None:
     p.add_argument("--workers", type=positive(int), default=1,
                    help="worker processes (with --ray alone: the local Ray's task slots)")
     p.add_argument("--fast", action="store_true", help="pose on about 10 frames a second")
+    p.add_argument("--no-flip", action="store_true",
+                   help="pose on the frames only, not also on their mirror (as `run --no-flip`: faster, but the "
+                        "gaits then differ from those `run` answers)")
     p.add_argument("--retry-failed", action="store_true", help="analyse videos that failed before again")
     c = p.add_argument_group("cluster (pip install -e '.[cluster]'; the videos must be readable at the same "
                              "paths on every node)")

@@ -41,6 +41,7 @@ class RunConfig:
     min_steps: int = 1
     allow_truncated: bool = False     # analyse what decodes of a truncated file
     align: bool = True                # align video gaits onto motion capture (the model's video alignment)
+    flip: bool = True                 # pose on every frame and on its mirror, averaged (people.merge_mirrored)
 
 
 @dataclass
@@ -167,25 +168,34 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
         model, ck = loading.result()  # a bad or mismatched weights file fails here, before pose runs
         loading = None
     frames = np.arange(0, info.n_frames, stride) if stride > 1 else None
-    n_todo = info.n_frames if frames is None else len(frames)
+    n_todo = (info.n_frames if frames is None else len(frames)) * (2 if cfg.flip else 1)
     with tqdm(total=n_todo, disable=not progress, desc="pose", unit="frame", leave=False) as bar:
-        done = [0]  # a disabled tqdm bar does not count
+        import threading
+        done, lock, stop = [0], threading.Lock(), threading.Event()  # a disabled tqdm bar does not count
 
         def advance(k: int) -> None:
-            bar.update(k)
-            done[0] += k
-            if on_progress is not None:
-                on_progress(done[0], n_todo)
-        if cfg.people:
-            processed, tracks = people.track_people(video, frames, roi, cfg.tracking, cfg.max_side, cfg.max_people,
-                                                     progress=advance, info=info)
-        else:
+            if stop.is_set():
+                raise KeyboardInterrupt  # the other pass failed or was interrupted: end this one too
+            with lock:
+                bar.update(k)
+                done[0] += k
+                if on_progress is not None:
+                    on_progress(done[0], n_todo)
+
+        def one_pass(mirror: bool):
+            if cfg.people:
+                return people.track_people(video, frames, roi, cfg.tracking, cfg.max_side, cfg.max_people,
+                                           progress=advance, info=info, mirror=mirror)
             est = MediaPipePose(complexity=cfg.pose_complexity)
             try:
-                tracks = [lifting.track(video, frames, roi, est, cfg.max_side, advance, info)]
-                processed = tracks[0].frames
+                tr = lifting.track(video, frames, roi, est, cfg.max_side, advance, info, mirror=mirror)
             finally:
                 est.close()
+            return tr.frames, [tr]
+        if not cfg.flip:
+            processed, tracks = one_pass(False)
+        else:
+            processed, tracks = _flip_passes(one_pass, stop, merge=not cfg.people)
     if loading is not None:
         model, ck = loading.result()
     if gait_cfg is None:
@@ -234,6 +244,27 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
     if classify:
         classify_walkers(an, model, align=cfg.align)
     return an
+
+
+def _flip_passes(one_pass, stop, merge: bool):
+    """The direct and the mirrored pose pass, side by side in two threads (MediaPipe runs
+    outside the GIL: on 2 cores the pair takes about 1.4x one pass), joined by
+    people.merge_mirrored. An error or Ctrl-C in either ends both (`stop`)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pose_lifting import people
+    pool = ThreadPoolExecutor(2)
+    try:
+        jobs = [pool.submit(one_pass, m) for m in (False, True)]
+        (processed, direct), (_, flipped) = [j.result() for j in jobs]
+    except BaseException:
+        stop.set()
+        raise
+    finally:
+        pool.shutdown(wait=True)
+    if merge:  # one walker (single mode): both passes follow the same person
+        return processed, [people.merge_group(direct + flipped)]
+    return processed, people.merge_mirrored(direct, flipped)
 
 
 def classify_walkers(an: Analysis, model, align: bool = True) -> None:
@@ -400,7 +431,7 @@ def cmd_run(a) -> int:
     cfg = RunConfig(weights=a.weights, roi=lifting.parse_roi(a.roi) if a.roi else None,
                     people=not a.single, max_people=a.max_people, tracking=a.tracking, person=a.person,
                     auto_roi=not a.no_auto_roi, fast=a.fast, stride=a.stride, pose_complexity=a.pose_complexity,
-                    allow_truncated=a.allow_truncated, align=not a.no_align)
+                    allow_truncated=a.allow_truncated, align=not a.no_align, flip=not a.no_flip)
     an = analyze(a.video, cfg, progress=sys.stderr.isatty() and not a.json)
     if a.save_analysis:
         save_analysis(an, a.save_analysis)
@@ -445,6 +476,9 @@ def register(sub) -> None:
                    help="MediaPipe model; only 1 ships with mediapipe 0.10.14")
     p.add_argument("--no-align", action="store_true",
                    help="do not align the gaits onto motion capture (the model's video alignment; for comparison)")
+    p.add_argument("--no-flip", action="store_true",
+                   help="pose on the frames only, not also on their mirror (about 1.4x faster on 2 cores; the answer "
+                        "then depends on the walking direction more)")
     p.add_argument("--allow-truncated", action="store_true", help="analyse what decodes of a truncated video")
     p.add_argument("--save-analysis", help="write the analysis (.npz) for `render`")
     p.set_defaults(func=cmd_run)

@@ -63,6 +63,17 @@ class Track:
     times: np.ndarray | None = None
     person: int = 1
 
+    def mirrored(self, width: int) -> "Track":
+        """The same track seen in the left-right mirror of a frame `width` pixels wide:
+        image x -> width - x, world x -> -x, and each left landmark swapped with its right
+        counterpart (a mirrored body's left side is the real body's right)."""
+        m = list(MEDIAPIPE33.mirror)
+        world = self.world[:, m] * np.array([-1, 1, 1], np.float32)
+        image = self.image[:, m].copy()
+        image[..., 0] = width - image[..., 0]
+        return Track(self.frames, world, image, self.visibility[:, m].copy(), self.fps,
+                     mirror_roi(self.roi, width), self.times, self.person)
+
     def timing(self, video_fps: float) -> dict:
         """How far the frame timestamps stray from a constant rate: a variable-frame-rate
         video puts a window's true times up to `max_time_error_s` away from frame/fps."""
@@ -101,6 +112,14 @@ def parse_roi(text: str) -> ROI:
     if w <= 0 or h <= 0 or x < 0 or y < 0:
         raise ValueError(f"--roi {text!r}: width and height must be positive and x, y non-negative")
     return x, y, w, h
+
+
+def mirror_roi(roi: ROI | None, width: int) -> ROI | None:
+    """A region (x, y, w, h) in the left-right mirror of a frame `width` pixels wide."""
+    if roi is None:
+        return None
+    x, y, w, h = roi
+    return width - x - w, y, w, h
 
 
 def clamp_roi(roi: ROI, width: int, height: int) -> ROI:
@@ -192,10 +211,16 @@ def _iou(a, b) -> float:
 
 def track(path: str, frames: np.ndarray | None = None, roi: ROI | None = None,
           estimator: PoseEstimator | None = None, max_side: int = MAX_SIDE,
-          progress: Callable[[int], None] | None = None, info: VideoInfo | None = None) -> Track:
+          progress: Callable[[int], None] | None = None, info: VideoInfo | None = None,
+          mirror: bool = False) -> Track:
     """Run pose on the chosen frames (all by default). Memory grows with the number of
-    frames only through the landmark arrays (33 x 6 floats a frame)."""
+    frames only through the landmark arrays (33 x 6 floats a frame).
+
+    mirror: pose on the left-right mirror of every frame; the track comes back in the
+            original frame's coordinates (Track.mirrored), for the flip pass."""
     info = info or probe(path)
+    if mirror:
+        roi = mirror_roi(roi, info.width)
     stride = 1
     if frames is not None and len(frames) > 1:
         stride = int(np.median(np.diff(frames)))
@@ -205,7 +230,7 @@ def track(path: str, frames: np.ndarray | None = None, roi: ROI | None = None,
     est = estimator or MediaPipePose(static=False)
     idx, world, image, vis, times = [], [], [], [], []
     try:
-        for i, frame in read_frames(path, frames, max_side=max_side, prefetch=8, times=times):
+        for i, frame in read_frames(path, frames, max_side=max_side, prefetch=8, times=times, mirror=mirror):
             p: PoseFrame | None = est(frame, roi_s)
             idx.append(i)
             if p is None:
@@ -225,7 +250,8 @@ def track(path: str, frames: np.ndarray | None = None, roi: ROI | None = None,
         from .video import VideoError
         raise VideoError(f"{path}: no frame could be decoded")
     t = np.array(times[:len(idx)], float) if len(times) >= len(idx) else None
-    return Track(np.array(idx), np.array(world), np.array(image), np.array(vis), info.fps / stride, roi, t)
+    tr = Track(np.array(idx), np.array(world), np.array(image), np.array(vis), info.fps / stride, roi, t)
+    return tr.mirrored(info.width) if mirror else tr
 
 
 def segments(tr: Track, max_gap_s: float = MAX_GAP_S, smooth_s: float = SMOOTH_S,

@@ -23,7 +23,7 @@ from typing import Callable
 
 import numpy as np
 
-from .lifting import CORE, MAX_SIDE, MIN_VISIBILITY, ROI, Track, _box, _iou
+from .lifting import CORE, MAX_SIDE, MIN_VISIBILITY, ROI, Track, _box, _iou, mirror_roi
 from .pose import MediaPipePeople, MediaPipePose, PeopleEstimator, PoseEstimator, PoseFrame
 from .skeletons import MEDIAPIPE33
 from .video import VideoError, VideoInfo, probe, read_frames
@@ -113,8 +113,8 @@ def associate(tracks: list[_Open], poses: list[PoseFrame], row: int, fps: float)
 def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = None,
                  method: str = "crops", max_side: int = MAX_SIDE, max_people: int = 4,
                  progress: Callable[[int], None] | None = None, info: VideoInfo | None = None,
-                 detector: PeopleEstimator | None = None, make_tracker: Callable[[], PoseEstimator] | None = None
-                 ) -> tuple[np.ndarray, list[Track]]:
+                 detector: PeopleEstimator | None = None, make_tracker: Callable[[], PoseEstimator] | None = None,
+                 mirror: bool = False) -> tuple[np.ndarray, list[Track]]:
     """Pose of every person on the chosen frames (all by default).
 
     method:  "crops" (default): every person is followed by their own single-person pose
@@ -125,6 +125,8 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
              landmark pass per person and frame, plus the periodic search.
              "tasks": the Tasks PoseLandmarker alone, in video mode, on the whole frame.
              Cheaper, but it finds small people late and loses them more (README figures).
+    mirror:  pose on the left-right mirror of every frame, tracks returned in the original
+             frame's coordinates (the flip pass; merge_mirrored joins the two passes).
     returns: the frame indices processed (N,), and one Track per person (Track.person =
              1, 2, ... in order of appearance), all on the same processed frames, NaN where
              that person is not seen. Memory grows with frames x people (landmark arrays).
@@ -132,6 +134,8 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
     if method not in ("crops", "tasks"):
         raise ValueError(f"unknown people tracking method {method!r} (crops | tasks)")
     info = info or probe(path)
+    if mirror:
+        roi = mirror_roi(roi, info.width)
     stride = 1
     if frames is not None and len(frames) > 1:
         stride = int(np.median(np.diff(frames)))
@@ -147,7 +151,8 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
     state = dict(open=[], next_id=1, fps=fps, max_people=max_people, make=make_tracker or MediaPipePose,
                  detect_every=max(1, int(round(DETECT_EVERY_S * fps))), max_lost=max(1, int(round(MAX_LOST_S * fps))))
     try:
-        for row, (i, frame) in enumerate(read_frames(path, frames, max_side=max_side, prefetch=8, times=times)):
+        for row, (i, frame) in enumerate(read_frames(path, frames, max_side=max_side, prefetch=8, times=times,
+                                                     mirror=mirror)):
             idx.append(i)
             if roi_s is not None:  # tracking runs in the region's pixels; shifted and scaled at the end
                 x0, y0, w, h = roi_s
@@ -180,8 +185,72 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
         world[rows] = [p.world for p in tr.poses]
         image[rows] = [(p.image + off) / s for p in tr.poses]  # pixels of the original frame
         vis[rows] = [p.visibility for p in tr.poses]
-        out.append(Track(np.array(idx), world, image, vis, fps, roi, t, person=len(out) + 1))
+        tr = Track(np.array(idx), world, image, vis, fps, roi, t, person=len(out) + 1)
+        out.append(tr.mirrored(info.width) if mirror else tr)
     return np.array(idx), out
+
+
+def merge_group(members: list[Track]) -> Track:
+    """Tracks of one person on the same frames -> one track: each frame's landmarks and
+    visibility are the mean over the members seen in it; NaN where none is."""
+    seen = np.stack([np.isfinite(t.world).all((1, 2)) & np.isfinite(t.image).all((1, 2)) for t in members])
+    n = seen.sum(0)                                               # (N,) poses seen per frame
+    w = seen / np.maximum(n, 1)                                   # (K, N) weights of the mean
+    world = np.einsum("kn,knjc->njc", w, np.stack([np.where(s[:, None, None], t.world, 0) for s, t in zip(seen, members)]))
+    image = np.einsum("kn,knjc->njc", w, np.stack([np.where(s[:, None, None], t.image, 0) for s, t in zip(seen, members)]))
+    vis = np.einsum("kn,knj->nj", w, np.stack([t.visibility for t in members]))
+    world[n == 0], image[n == 0] = np.nan, np.nan
+    t0 = members[0]
+    return Track(t0.frames, world.astype(np.float32), image.astype(np.float32), vis.astype(np.float32),
+                 t0.fps, t0.roi, t0.times, t0.person)
+
+
+SAME_PERSON = 0.3       # merge_mirrored: median hip distance, body heights, under which two tracks are one person
+
+
+def same_person(a: Track, b: Track) -> bool:
+    """Whether two tracks on the same frames follow one body: seen together in at least 3
+    frames, hips within SAME_PERSON body heights (median over those frames)."""
+    both = np.isfinite(a.image[:, CORE]).all((1, 2)) & np.isfinite(b.image[:, CORE]).all((1, 2))
+    if both.sum() < 3:
+        return False
+    ha, hb = a.image[both][:, HIPS].mean(1), b.image[both][:, HIPS].mean(1)
+    h = 0.5 * (np.ptp(a.image[both][:, CORE, 1], axis=1) + np.ptp(b.image[both][:, CORE, 1], axis=1))
+    return bool(np.median(np.linalg.norm(ha - hb, axis=1) / np.maximum(h, 1.0)) < SAME_PERSON)
+
+
+def merge_mirrored(direct: list[Track], flipped: list[Track]) -> list[Track]:
+    """Flip test-time augmentation: the tracks of the direct pass and of the mirrored pass
+    (already back in the original frame, Track.mirrored) joined into one track per person.
+
+    Tracks of the two passes that follow one body (same_person) are linked, transitively
+    (a person split in two tracks by one pass and followed whole by the other is one
+    person); each frame's pose is the mean of the linked tracks' poses seen in it (world
+    and image landmarks, visibility), or the one pose seen. A track without a counterpart
+    is kept as it is. The rule is symmetric in the two passes, so a mirrored video gives
+    the mirror image of the same tracks, and the same answer.
+    All tracks share the processed frames. Ids: 1, 2, ... in order of first appearance.
+    """
+    tracks = list(direct) + list(flipped)
+    parent = list(range(len(tracks)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+    for i, a in enumerate(direct):
+        for j, b in enumerate(flipped):
+            if same_person(a, b):
+                parent[root(len(direct) + j)] = root(i)
+    groups: dict = {}
+    for i in range(len(tracks)):
+        groups.setdefault(root(i), []).append(tracks[i])
+    out = [merge_group(members) for members in groups.values()]
+    out.sort(key=lambda t: int(np.argmax(np.isfinite(t.world).all((1, 2)))))
+    for k, t in enumerate(out):
+        t.person = k + 1
+    return out
 
 
 def _fit(t: _Open, at_start: bool, fps: float) -> tuple[np.ndarray, np.ndarray, float]:

@@ -71,7 +71,8 @@ def probe(path: str | Path) -> VideoInfo:
 
 
 def read_frames(path: str | Path, frames: np.ndarray | None = None, max_side: int | None = None,
-                prefetch: int = 0, times: list | None = None) -> Iterator[tuple[int, np.ndarray]]:
+                prefetch: int = 0, times: list | None = None, mirror: bool = False
+                ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (frame index, BGR uint8 (H, W, 3)) in order.
 
     prefetch: decode up to this many frames ahead in a background thread (OpenCV releases
@@ -81,10 +82,11 @@ def read_frames(path: str | Path, frames: np.ndarray | None = None, max_side: in
               grabbed without decoding their pixels to RGB, which is cheap.
     max_side: downscale so that the longer side is at most this many pixels.
     times:    a list that receives the container's timestamp (seconds) of each yielded frame.
+    mirror:   flip every frame left-right (the flip pass of pose_lifting.people.merge_mirrored).
     Stops quietly at the end of what decodes (a truncated file ends early).
     """
     if prefetch > 0:
-        yield from _prefetched(read_frames(path, frames, max_side, times=times), prefetch)
+        yield from _prefetched(read_frames(path, frames, max_side, times=times, mirror=mirror), prefetch)
         return
     import cv2
 
@@ -110,6 +112,8 @@ def read_frames(path: str | Path, frames: np.ndarray | None = None, max_side: in
                 s = max_side / max(frame.shape[:2])
                 frame = cv2.resize(frame, (round(frame.shape[1] * s), round(frame.shape[0] * s)),
                                    interpolation=cv2.INTER_AREA)
+            if mirror:
+                frame = cv2.flip(frame, 1)
             yield i, frame
             i += 1
             if want is not None:

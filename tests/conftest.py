@@ -48,14 +48,27 @@ def assert_clean_error(proc):
 
 
 @pytest.fixture(scope="session")
-def sample_run(tmp_path_factory):
-    """`run --json --save-analysis` on the bundled sample, once per test session:
-    (the JSON, the main walker's track arrays)."""
+def _sample_cli(tmp_path_factory):
+    """`run --json --save-analysis` on the bundled sample, once per test session (the
+    main job as the README runs it, flip pass included): (the JSON, the analysis file)."""
     import json
     out = tmp_path_factory.mktemp("run")
     p = run_cli("run", SAMPLE_VIDEO, "--json", "--save-analysis", out / "a.npz")
     assert p.returncode == 0, p.stderr
-    res, d = json.loads(p.stdout), np.load(out / "a.npz")
+    return json.loads(p.stdout), out / "a.npz"
+
+
+@pytest.fixture(scope="session")
+def sample_run(_sample_cli):
+    """The session's `run` of the sample: (the JSON, the main walker's track arrays)."""
+    res, path = _sample_cli
+    d = np.load(path)
     k = int(np.flatnonzero(d["ids"] == res["person"])[0])  # the main walker's track
     return res, dict(frames=d["frames"], fps=d["fps"], world=d["world"][k], image=d["image"][k],
                      visibility=d["visibility"][k])
+
+
+@pytest.fixture(scope="session")
+def sample_analysis(_sample_cli):
+    """The analysis file (.npz) `run --save-analysis` wrote for the sample (read only)."""
+    return _sample_cli[1]

@@ -3,7 +3,7 @@ calibration and the clip answer."""
 import numpy as np
 import pytest
 
-from pose_lifting.domain import Alignment, VideoLike, angle_deg, bone_directions, mean_directions
+from pose_lifting.domain import Alignment, VideoLike, angle_deg, mean_directions
 from pose_lifting.gait import mirror_positions
 from pose_lifting.skeletons import ELMD21
 

@@ -32,7 +32,7 @@ def folder(tmp_path_factory):
 
 def test_harvest_records_every_file(folder, tmp_path):
     out = tmp_path / "g.h5"
-    p = run_cli("harvest", folder, "-o", out, "--workers", "2")
+    p = run_cli("harvest", folder, "-o", out, "--workers", "2", "--no-flip")
     assert p.returncode == 1, p.stderr  # some files failed
     assert "Traceback" not in p.stderr
     s = json.loads(p.stdout)

@@ -4,7 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from conftest import SAMPLE_VIDEO, assert_clean_error, run_cli
+from conftest import assert_clean_error, run_cli
+from pose_lifting.lifting import Track
 from pose_lifting.people import HIPS, associate, dedupe, _Open
 from pose_lifting.pose import PoseFrame
 
@@ -115,3 +116,54 @@ def test_dedupe_keeps_the_more_visible_of_two_poses_on_one_body():
     p, q, r = _pose(100, 200, vis=0.9), _pose(102, 201, vis=0.6), _pose(400, 200)
     kept = dedupe([q, p, r])
     assert len(kept) == 2 and any(k is p for k in kept) and any(k is r for k in kept)
+
+
+def _walker_track(x0: float, rows, n: int = 24, seed: int = 0) -> Track:
+    """A synthetic track: a body 150 px tall moving right 4 px a frame, seen on `rows`."""
+    rng = np.random.default_rng(seed)
+    world = np.full((n, 33, 3), np.nan, np.float32)
+    image = np.full((n, 33, 2), np.nan, np.float32)
+    vis = np.zeros((n, 33), np.float32)
+    for r in rows:
+        image[r, :, 0] = x0 + 4 * r + rng.normal(0, 3, 33)
+        image[r, :, 1] = 200 + np.linspace(-75, 75, 33) + rng.normal(0, 3, 33)
+        world[r] = rng.normal(0, 0.3, (33, 3))
+        vis[r] = rng.uniform(0.5, 1, 33)
+    return Track(np.arange(n), world, image, vis, 30.0)
+
+
+def test_mirrored_track_swaps_sides_and_twice_is_itself():
+    from pose_lifting.skeletons import MEDIAPIPE33
+    t = _walker_track(100, range(24))
+    m = t.mirrored(640)
+    li, ri = MEDIAPIPE33.index("left_wrist"), MEDIAPIPE33.index("right_wrist")
+    assert np.allclose(m.image[:, ri, 0], 640 - t.image[:, li, 0]) and np.allclose(m.world[:, ri, 0], -t.world[:, li, 0])
+    assert np.allclose(m.world[:, ri, 1:], t.world[:, li, 1:]) and np.allclose(m.visibility[:, ri], t.visibility[:, li])
+    back = m.mirrored(640)
+    assert np.allclose(back.world, t.world) and np.allclose(back.image, t.image)
+
+
+def test_flip_passes_merge_per_person_and_symmetrically():
+    """merge_mirrored: a person split in two by one pass and followed whole by the other is
+    one person, whose poses are the mean of both passes where both see them; a stranger
+    stays apart; and the mirrored video's two passes give the mirror image of the result."""
+    from pose_lifting.people import merge_mirrored
+    W = 640
+    direct = [_walker_track(100, range(0, 12), seed=1), _walker_track(100, range(13, 24), seed=2),
+              _walker_track(450, range(0, 24), seed=3)]
+    flipped = [_walker_track(102, range(2, 24), seed=4)]
+    out = merge_mirrored(direct, flipped)
+    assert len(out) == 2 and [t.person for t in out] == [1, 2]
+    walker, stranger = sorted(out, key=lambda t: np.nanmean(t.image[:, :, 0]))
+    assert np.isfinite(walker.world).all()                                   # 0-11 and 13-23 from direct, 12 from flipped
+    assert np.allclose(walker.world[5], (direct[0].world[5] + flipped[0].world[5]) / 2)
+    assert np.allclose(walker.world[12], flipped[0].world[12]) and np.allclose(walker.world[0], direct[0].world[0])
+    assert np.allclose(stranger.world, direct[2].world)
+    # the mirrored video: its direct pass sees the mirror of this one's flipped pass, and vice versa
+    mirror = merge_mirrored([t.mirrored(W) for t in flipped], [t.mirrored(W) for t in direct])
+    key = lambda t: np.nanmean(t.image[:, :, 0])  # noqa: E731
+    for a, b in zip(sorted((t.mirrored(W) for t in out), key=key), sorted(mirror, key=key)):
+        assert np.allclose(a.world, b.world, equal_nan=True) and np.allclose(a.image, b.image, equal_nan=True)
+        assert np.allclose(a.visibility, b.visibility)
+    # two bodies apart are never one person
+    assert len(merge_mirrored([direct[2]], [_walker_track(100, range(24), seed=5)])) == 2

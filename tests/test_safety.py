@@ -10,9 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import pytest
 
 from conftest import BANDAI, ROOT, SAMPLE_VIDEO, assert_clean_error, needs_shared, run_cli
@@ -124,11 +122,8 @@ def test_every_command_refuses_an_output_equal_to_an_input(video, tmp_path):
 # ---- 3: atomic render, Ctrl-C --------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
-def analysis(tmp_path_factory):
-    out = tmp_path_factory.mktemp("an")
-    p = run_cli("run", SAMPLE_VIDEO, "--save-analysis", out / "a.npz")
-    assert p.returncode == 0, p.stderr
-    return out / "a.npz"
+def analysis(sample_analysis):
+    return sample_analysis
 
 
 def test_ctrl_c_during_render_keeps_the_previous_output(analysis, tmp_path):
@@ -192,7 +187,7 @@ def test_harvest_workers_die_with_their_parent(tmp_path):
     for k in range(3):
         copy_frames(SAMPLE_VIDEO, clips / f"c{k}.mp4", 60, 120 + k)
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "harvest", str(clips), "-o", str(tmp_path / "g.h5"),
-                             "--workers", "2"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                             "--workers", "2", "--no-flip"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0, kids = time.time(), []
     while time.time() - t0 < 60 and len(kids) < 2:
@@ -221,13 +216,13 @@ def test_harvest_redoes_damaged_parts_keeps_earlier_gaits_and_locks(tmp_path):
     clips.mkdir()
     copy_frames(SAMPLE_VIDEO, clips / "c.mp4", 50, 170)
     out = tmp_path / "g.h5"
-    p = run_cli("harvest", clips, "-o", out)
+    p = run_cli("harvest", clips, "-o", out, "--no-flip")
     assert p.returncode == 0, p.stderr
     n = json.loads(p.stdout)["gaits"]
     assert n > 0
     # case 8: a second writer of the same output is refused and told who holds it
     with OutputLock(out):
-        p = run_cli("harvest", clips, "-o", out)
+        p = run_cli("harvest", clips, "-o", out, "--no-flip")
         assert_clean_error(p)
         assert f"being written by pid {os.getpid()}" in p.stderr
     # case 7: damage the part
@@ -236,7 +231,7 @@ def test_harvest_redoes_damaged_parts_keeps_earlier_gaits_and_locks(tmp_path):
     # case 9: the journal also holds a video harvested by an earlier run on another folder
     fake = GaitSet.from_gaits(gaits_from_recording(synthetic_walk(), 30.0), None, "video:earlier", "/elsewhere/e.mp4", 30.0)
     write_part(tmp_path / "g.h5.parts", HarvestResult("/elsewhere/e.mp4", "e" * 64, "ok", gaits=fake))
-    p = run_cli("harvest", clips, "-o", out)
+    p = run_cli("harvest", clips, "-o", out, "--no-flip")
     assert p.returncode == 0, p.stderr
     assert "damaged journal part" in p.stderr
     s = json.loads(p.stdout)

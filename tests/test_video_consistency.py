@@ -31,13 +31,15 @@ def test_the_samples_answer_holds_in_fast_mode_and_mirrored(sample_run):
     assert res["analysed"] == 1 and set(row) == {"reference", *asked}
     assert all("argmax" in row[k] for k in asked), row  # every variant is analysed
     # the clip's leading emotion holds in every variant, and its probabilities move little in
-    # fast mode (a third of the frames). Mirrored, the network answers a skeleton and its mirror
-    # identically (test_model), but MediaPipe does not see a flipped frame as the mirror of the
-    # frame: with the shipped model the sample's happy moves 0.69 -> 0.52 (the previous model's
-    # 0.42 -> 0.40; README, "Consistency on real video"), so the bound is that measured move
-    # with a margin, not the network's exactness. The stated answer ("uncertain" or not) is left
-    # to the tool's runs: it flips with any small move of a clip near the 0.5 confidence line.
-    for k, tol in (("mirror", 0.25), ("fast", 0.1)):
+    # fast mode (a third of the frames) and mirrored. The network answers a skeleton and its
+    # mirror identically (test_model), but MediaPipe does not see a flipped frame as the mirror
+    # of the frame; `run` poses every frame and its mirror and averages them
+    # (people.merge_mirrored), so that the mirrored clip is answered from the same two views.
+    # Without that flip pass the sample's happy moved 0.69 -> 0.52 mirrored; with it 0.62 ->
+    # 0.63 (the mirrored clip is re-encoded, so its frames are not exactly the flipped frames).
+    # The stated answer ("uncertain" or not) is left to the tool's runs: it flips with any
+    # small move of a clip near the 0.5 confidence line.
+    for k, tol in (("mirror", 0.05), ("fast", 0.1)):
         assert res["agreement"][k] == 1.0, (k, row[k], row["reference"])
         assert np.abs(np.subtract(row[k]["probs"], row["reference"]["probs"])).max() < tol, (k, row[k], row["reference"])
     assert row["mirror"]["view"] == row["reference"]["view"] == "side"
