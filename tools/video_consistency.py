@@ -157,10 +157,17 @@ def _row(name: str, row: dict) -> str:
 
 
 def find(paths: list[str]) -> list[Path]:
+    """The videos under the given files and folders, each content once (the sample ships in
+    the repository and again in ../shared/media: it is analysed once)."""
+    from pipeline.harvest import content_hash
     from pose_lifting.video import VIDEO_EXTENSIONS
-    out = []
+    out, seen = [], set()
     for p in map(Path, paths):
-        out += sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_EXTENSIONS) if p.is_dir() else [p]
+        for q in sorted(q for q in p.rglob("*") if q.suffix.lower() in VIDEO_EXTENSIONS) if p.is_dir() else [p]:
+            h = content_hash(q) if q.is_file() else str(q)
+            if h not in seen:
+                seen.add(h)
+                out.append(q)
     return out
 
 
