@@ -190,15 +190,30 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
     return np.array(idx), out
 
 
-def merge_group(members: list[Track]) -> Track:
+def merge_group(members: list[Track], direct: list[bool] | None = None) -> Track:
     """Tracks of one person on the same frames -> one track: each frame's landmarks and
-    visibility are the mean over the members seen in it; NaN where none is."""
+    visibility are the mean over the members seen in it; NaN where none is.
+
+    direct: which members come from the direct pass. Given, a frame's mirrored-pass poses
+            count only where their hips lie within SAME_PERSON body heights of the direct
+            pass's (the two passes agree on the person there); elsewhere the direct pose
+            stands alone. Frames no direct member sees take the mirrored pass's mean.
+    """
     seen = np.stack([np.isfinite(t.world).all((1, 2)) & np.isfinite(t.image).all((1, 2)) for t in members])
+    if direct is not None and any(direct) and not all(direct):
+        d = np.array(direct)
+        hips = np.stack([t.image[:, HIPS].mean(1) for t in members])            # (K, N, 2)
+        height = np.stack([np.ptp(t.image[:, CORE, 1], axis=1) for t in members])  # (K, N)
+        ds = seen[d]
+        ref = np.where(ds[..., None], hips[d], 0).sum(0) / np.maximum(ds.sum(0), 1)[:, None]
+        ref_h = np.where(ds, height[d], 0).sum(0) / np.maximum(ds.sum(0), 1)
+        far = np.linalg.norm(hips - ref[None], axis=-1) > SAME_PERSON * np.maximum(ref_h, 1.0)[None]
+        seen = seen & ~((~d)[:, None] & ds.any(0)[None] & far)
     n = seen.sum(0)                                               # (N,) poses seen per frame
     w = seen / np.maximum(n, 1)                                   # (K, N) weights of the mean
     world = np.einsum("kn,knjc->njc", w, np.stack([np.where(s[:, None, None], t.world, 0) for s, t in zip(seen, members)]))
     image = np.einsum("kn,knjc->njc", w, np.stack([np.where(s[:, None, None], t.image, 0) for s, t in zip(seen, members)]))
-    vis = np.einsum("kn,knj->nj", w, np.stack([t.visibility for t in members]))
+    vis = np.einsum("kn,knj->nj", w, np.stack([np.where(s[:, None], t.visibility, 0) for s, t in zip(seen, members)]))
     world[n == 0], image[n == 0] = np.nan, np.nan
     t0 = members[0]
     return Track(t0.frames, world.astype(np.float32), image.astype(np.float32), vis.astype(np.float32),
@@ -208,45 +223,75 @@ def merge_group(members: list[Track]) -> Track:
 SAME_PERSON = 0.3       # merge_mirrored: median hip distance, body heights, under which two tracks are one person
 
 
+def person_distance(a: Track, b: Track) -> float:
+    """Median distance between two tracks' hips over the frames both see, in body heights
+    (inf when they share fewer than 3 frames)."""
+    both = np.isfinite(a.image[:, CORE]).all((1, 2)) & np.isfinite(b.image[:, CORE]).all((1, 2))
+    if both.sum() < 3:
+        return float("inf")
+    ha, hb = a.image[both][:, HIPS].mean(1), b.image[both][:, HIPS].mean(1)
+    h = 0.5 * (np.ptp(a.image[both][:, CORE, 1], axis=1) + np.ptp(b.image[both][:, CORE, 1], axis=1))
+    return float(np.median(np.linalg.norm(ha - hb, axis=1) / np.maximum(h, 1.0)))
+
+
 def same_person(a: Track, b: Track) -> bool:
     """Whether two tracks on the same frames follow one body: seen together in at least 3
     frames, hips within SAME_PERSON body heights (median over those frames)."""
+    return person_distance(a, b) < SAME_PERSON
+
+
+def _near(a: Track, b: Track, frames: int = 3) -> bool:
+    """Whether two tracks' hips come within SAME_PERSON body heights in at least `frames` frames."""
     both = np.isfinite(a.image[:, CORE]).all((1, 2)) & np.isfinite(b.image[:, CORE]).all((1, 2))
-    if both.sum() < 3:
+    if both.sum() < frames:
         return False
-    ha, hb = a.image[both][:, HIPS].mean(1), b.image[both][:, HIPS].mean(1)
+    d = np.linalg.norm(a.image[both][:, HIPS].mean(1) - b.image[both][:, HIPS].mean(1), axis=1)
     h = 0.5 * (np.ptp(a.image[both][:, CORE, 1], axis=1) + np.ptp(b.image[both][:, CORE, 1], axis=1))
-    return bool(np.median(np.linalg.norm(ha - hb, axis=1) / np.maximum(h, 1.0)) < SAME_PERSON)
+    return int((d < SAME_PERSON * np.maximum(h, 1.0)).sum()) >= frames
+
+
+def _seen_together(a: Track, b: Track, frames: int = 3) -> bool:
+    return int((np.isfinite(a.world).all((1, 2)) & np.isfinite(b.world).all((1, 2))).sum()) >= frames
 
 
 def merge_mirrored(direct: list[Track], flipped: list[Track]) -> list[Track]:
     """Flip test-time augmentation: the tracks of the direct pass and of the mirrored pass
     (already back in the original frame, Track.mirrored) joined into one track per person.
 
-    Tracks of the two passes that follow one body (same_person) are linked, transitively
-    (a person split in two tracks by one pass and followed whole by the other is one
-    person); each frame's pose is the mean of the linked tracks' poses seen in it (world
-    and image landmarks, visibility), or the one pose seen. A track without a counterpart
-    is kept as it is. The rule is symmetric in the two passes, so a mirrored video gives
-    the mirror image of the same tracks, and the same answer.
+    Tracks of the two passes that follow one body (same_person) are linked, closest pairs
+    first and transitively (a person split in two tracks by one pass and followed whole by
+    the other is one person), but never two tracks of one pass that are seen at the same
+    time: those are two people. Each frame's pose is the mean of the linked tracks' poses
+    seen in it (world and image landmarks, visibility) where the two passes agree on the
+    person (merge_group), or the one pose seen. A track without a counterpart is kept,
+    unless it comes from the mirrored pass and runs into a direct-pass track (the mirrored
+    pass swapped two people where they cross: its tracks are not averaged in there).
+    Where the passes agree, the rule is symmetric in them, so a mirrored video gives the
+    mirror image of the same tracks and the same answer; where they disagree on who is who
+    (a crossing, a crowd), the direct pass stands.
     All tracks share the processed frames. Ids: 1, 2, ... in order of first appearance.
     """
     tracks = list(direct) + list(flipped)
-    parent = list(range(len(tracks)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-    for i, a in enumerate(direct):
-        for j, b in enumerate(flipped):
-            if same_person(a, b):
-                parent[root(len(direct) + j)] = root(i)
-    groups: dict = {}
-    for i in range(len(tracks)):
-        groups.setdefault(root(i), []).append(tracks[i])
-    out = [merge_group(members) for members in groups.values()]
+    side = [0] * len(direct) + [1] * len(flipped)
+    group = {i: [i] for i in range(len(tracks))}        # root -> members
+    root = list(range(len(tracks)))
+    pairs = sorted((d, i, len(direct) + j) for i, a in enumerate(direct) for j, b in enumerate(flipped)
+                   if (d := person_distance(a, b)) < SAME_PERSON)
+    for _, i, j in pairs:
+        ri, rj = root[i], root[j]
+        if ri == rj or any(side[x] == side[y] and _seen_together(tracks[x], tracks[y])
+                           for x in group[ri] for y in group[rj]):
+            continue
+        for y in group.pop(rj):
+            root[y] = ri
+            group[ri].append(y)
+    out = []
+    for members in group.values():
+        members = sorted(members)
+        if all(side[k] for k in members) and any(
+                _near(tracks[members[0]], t) for t in direct):
+            continue  # a mirrored-pass track the direct pass follows under other ids (a swap): dropped
+        out.append(merge_group([tracks[k] for k in members], [side[k] == 0 for k in members]))
     out.sort(key=lambda t: int(np.argmax(np.isfinite(t.world).all((1, 2)))))
     for k, t in enumerate(out):
         t.person = k + 1

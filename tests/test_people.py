@@ -42,10 +42,10 @@ def test_two_walkers_found_with_identities_and_the_single_answer(clips):
     """The sample's walker and her mirror image, stacked: two walking tracks, in opposite
     directions, each with the one-walker clip's answer."""
     from pipeline.run import RunConfig, analyze
-    one = analyze(clips["one"], RunConfig(people=False))
+    one = analyze(clips["one"], RunConfig(people=False, flip=False))
     ref = one.main.track
     ref_seen = np.isfinite(ref.world).all((1, 2)).sum()
-    two = analyze(clips["two"], RunConfig())
+    two = analyze(clips["two"], RunConfig(flip=False))
     assert len(two.walkers) == 2, [(p.id, p.reason) for p in two.persons]
     dirs = []
     for p in two.walkers:
@@ -80,13 +80,13 @@ def test_crossing_keeps_identities(clips):
 
 def test_person_option_table_and_single_backend(clips):
     # option checks: fast mode (pose on every third frame) finds the same two walkers
-    res = _run(clips["two"], "--person", "1", "--fast")
+    res = _run(clips["two"], "--person", "1", "--fast", "--no-flip")
     assert res["person"] == 1 and [p["id"] for p in res["persons"]] == [1]
-    p = run_cli("run", clips["two"], "--fast")
+    p = run_cli("run", clips["two"], "--fast", "--no-flip")
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("(main walker)") == 1 and "2 walking of " in p.stdout
-    assert_clean_error(run_cli("run", clips["two"], "--person", "9", "--fast"))  # the same check at a third of the cost
-    single = _run(clips["one"], "--single", "--fast")
+    assert_clean_error(run_cli("run", clips["two"], "--person", "9", "--fast", "--no-flip"))  # the same check at a third of the cost
+    single = _run(clips["one"], "--single", "--fast", "--no-flip")
     assert single["mode"] == "single" and len(single["persons"]) == 1
 
 
