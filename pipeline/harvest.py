@@ -304,7 +304,7 @@ def cmd_harvest(a) -> int:
         from .cluster import ray_cluster
         engine = ray_cluster(None if a.ray == "local" else a.ray, a.workers, a.cpus_per_task,
                              int(a.memory_per_task * 2**30), a.max_retries)
-    s = harvest(a.dirs, a.output, a.workers, a.retry_failed, RunConfig(fast=a.fast, flip=not a.no_flip),
+    s = harvest(a.dirs, a.output, a.workers, a.retry_failed, RunConfig(fast=a.fast, flip=a.flip),
                 progress=sys.stderr.isatty(), log=lambda m: print(m, file=sys.stderr), engine=engine)
     print(json.dumps(s, indent=2))
     return 1 if s["failed"] else 0
@@ -318,9 +318,8 @@ def register(sub) -> None:
     p.add_argument("--workers", type=positive(int), default=1,
                    help="worker processes (with --ray alone: the local Ray's task slots)")
     p.add_argument("--fast", action="store_true", help="pose on about 10 frames a second")
-    p.add_argument("--no-flip", action="store_true",
-                   help="pose on the frames only, not also on their mirror (as `run --no-flip`: faster, but the "
-                        "gaits then differ from those `run` answers)")
+    p.add_argument("--flip", action="store_true",
+                   help="as `run --flip`: also pose every frame's mirror (harvest with it what you will run with it)")
     p.add_argument("--retry-failed", action="store_true", help="analyse videos that failed before again")
     c = p.add_argument_group("cluster (pip install -e '.[cluster]'; the videos must be readable at the same "
                              "paths on every node)")
@@ -328,8 +327,8 @@ def register(sub) -> None:
                    help="run the videos as Ray tasks: alone, on a new local Ray; 'auto', HOST:PORT or "
                         "ray://HOST:10001 joins a running cluster")
     c.add_argument("--cpus-per-task", type=positive(int), default=1, help="CPUs (and threads) per video task")
-    c.add_argument("--memory-per-task", type=positive(float), default=2.5, metavar="GIB",
+    c.add_argument("--memory-per-task", type=positive(float), default=1.5, metavar="GIB",
                    help="memory a task reserves on its node (default %(default)s GiB; peak measured on the "
-                        "sample: 2.0 with the flip pass, up to 2.9 on a 20x longer video; 1.0 with --no-flip)")
+                        "sample: 1.0, and 2.0 with --flip, up to 2.9 on a 20x longer video: reserve 3 with --flip)")
     c.add_argument("--max-retries", type=int, default=2, help="times a task whose worker died is run again")
     p.set_defaults(func=cmd_harvest)

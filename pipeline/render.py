@@ -367,7 +367,7 @@ def cmd_render(a) -> int:
                              f"sha256 {want[:12]}), not {a.video} ({have[:12]})")
     else:
         res = analyze(a.video, RunConfig(weights=a.weights, roi=parse_roi(a.roi) if a.roi else None,
-                                         people=not a.single, person=a.person, flip=not a.no_flip),
+                                         people=not a.single, person=a.person, flip=a.flip),
                       progress=sys.stderr.isatty())
         with tempfile.TemporaryDirectory() as d:
             save_analysis(res, Path(d) / "analysis.npz")
@@ -388,6 +388,6 @@ def register(sub) -> None:
     p.add_argument("--roi", help="x,y,w,h, as for `run`")
     p.add_argument("--single", action="store_true", help="as for `run`: follow one walker (legacy pose)")
     p.add_argument("--person", type=int, help="as for `run`: draw and report this person only")
-    p.add_argument("--no-flip", action="store_true", help="as for `run`: pose on the frames only, not their mirror")
+    p.add_argument("--flip", action="store_true", help="as for `run`: also pose every frame's mirror")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.set_defaults(func=cmd_render)

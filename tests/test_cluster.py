@@ -75,7 +75,7 @@ def clips(tmp_path_factory):
 @pytest.fixture(scope="module")
 def local_result(clips, tmp_path_factory):
     out = tmp_path_factory.mktemp("local") / "g.h5"
-    p = run_cli("harvest", clips, "-o", out, "--fast", "--no-flip")
+    p = run_cli("harvest", clips, "-o", out, "--fast")
     assert p.returncode == 1, p.stderr  # notes.mp4 fails
     return out
 
@@ -87,7 +87,7 @@ def _manifest(out):
 
 def test_ray_harvest_equals_the_local_harvest_gait_for_gait(clips, local_result, tmp_path):
     out = tmp_path / "ray.h5"
-    p = run_cli("harvest", clips, "-o", out, "--fast", "--no-flip", "--ray", "--workers", "2")
+    p = run_cli("harvest", clips, "-o", out, "--fast", "--ray", "--workers", "2")
     assert p.returncode == 1 and "Traceback" not in p.stderr, p.stderr
     _same(local_result, out)
     assert _manifest(out) == _manifest(local_result)
@@ -96,10 +96,10 @@ def test_ray_harvest_equals_the_local_harvest_gait_for_gait(clips, local_result,
 
 def test_ray_driver_killed_mid_harvest_resumes_with_nothing_lost_or_doubled(clips, local_result, tmp_path):
     out = tmp_path / "killed.h5"
-    n_done = kill_after_first_part(["harvest", clips, "-o", out, "--fast", "--no-flip", "--ray", "--workers", "1"])
+    n_done = kill_after_first_part(["harvest", clips, "-o", out, "--fast", "--ray", "--workers", "1"])
     assert 1 <= n_done < 4, "the kill landed mid-harvest"
     assert not out.exists()
-    p = run_cli("harvest", clips, "-o", out, "--fast", "--no-flip", "--ray", "--workers", "2")
+    p = run_cli("harvest", clips, "-o", out, "--fast", "--ray", "--workers", "2")
     assert p.returncode == 1, p.stderr
     assert f"resuming: {n_done} video(s) already harvested, {4 - n_done} to go" in p.stderr
     _same(local_result, out)

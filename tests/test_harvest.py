@@ -32,7 +32,7 @@ def folder(tmp_path_factory):
 
 def test_harvest_records_every_file(folder, tmp_path):
     out = tmp_path / "g.h5"
-    p = run_cli("harvest", folder, "-o", out, "--workers", "2", "--no-flip")
+    p = run_cli("harvest", folder, "-o", out, "--workers", "2")
     assert p.returncode == 1, p.stderr  # some files failed
     assert "Traceback" not in p.stderr
     s = json.loads(p.stdout)
@@ -91,18 +91,18 @@ def test_kill_and_resume_equals_a_clean_run(tmp_path):
     (tmp_path / "clips").mkdir()
     clips = _clips(tmp_path / "clips", 3)
     clean = tmp_path / "clean.h5"
-    assert run_cli("harvest", clips, "-o", clean, "--no-flip").returncode == 0
+    assert run_cli("harvest", clips, "-o", clean).returncode == 0
     killed = tmp_path / "killed.h5"
-    n_done = kill_after_first_part(["harvest", clips, "-o", killed, "--no-flip"])
+    n_done = kill_after_first_part(["harvest", clips, "-o", killed])
     assert 1 <= n_done < 3, "the kill landed mid-harvest"
     assert not killed.exists()  # nothing half-written
-    p = run_cli("harvest", clips, "-o", killed, "--no-flip")
+    p = run_cli("harvest", clips, "-o", killed)
     assert p.returncode == 0, p.stderr
     assert f"resuming: {n_done} video(s) already harvested" in p.stderr
     _same(clean, killed)
     # running again is idempotent, analyses nothing and leaves the output untouched
     before, mtime = killed.read_bytes(), killed.stat().st_mtime_ns
-    p = run_cli("harvest", clips, "-o", killed, "--no-flip")
+    p = run_cli("harvest", clips, "-o", killed)
     assert p.returncode == 0 and "3 video(s) already harvested, 0 to go" in p.stderr
     assert killed.read_bytes() == before and killed.stat().st_mtime_ns == mtime
     _same(clean, killed)

@@ -80,13 +80,13 @@ def test_crossing_keeps_identities(clips):
 
 def test_person_option_table_and_single_backend(clips):
     # option checks: fast mode (pose on every third frame) finds the same two walkers
-    res = _run(clips["two"], "--person", "1", "--fast", "--no-flip")
+    res = _run(clips["two"], "--person", "1", "--fast")
     assert res["person"] == 1 and [p["id"] for p in res["persons"]] == [1]
-    p = run_cli("run", clips["two"], "--fast", "--no-flip")
+    p = run_cli("run", clips["two"], "--fast")
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("(main walker)") == 1 and "2 walking of " in p.stdout
-    assert_clean_error(run_cli("run", clips["two"], "--person", "9", "--fast", "--no-flip"))  # the same check at a third of the cost
-    single = _run(clips["one"], "--single", "--fast", "--no-flip")
+    assert_clean_error(run_cli("run", clips["two"], "--person", "9", "--fast"))  # the same check at a third of the cost
+    single = _run(clips["one"], "--single", "--fast")
     assert single["mode"] == "single" and len(single["persons"]) == 1
 
 

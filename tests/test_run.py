@@ -73,7 +73,7 @@ def test_sample_skeleton_is_plausible(sample_run):
 
 @pytest.mark.skipif(not (MEDIA / "assemblyai_walking.mp4").is_file(), reason="needs ../shared/media")
 def test_frontal_walk_end_to_end():
-    p = run_cli("run", MEDIA / "assemblyai_walking.mp4", "--json", "--no-flip")
+    p = run_cli("run", MEDIA / "assemblyai_walking.mp4", "--json")
     assert p.returncode == 0, p.stderr
     res = json.loads(p.stdout)
     _check_result(res, 144)
@@ -82,7 +82,7 @@ def test_frontal_walk_end_to_end():
 
 
 def test_table_output_and_fast_mode():
-    p = run_cli("run", SAMPLE_VIDEO, "--fast", "--no-flip")
+    p = run_cli("run", SAMPLE_VIDEO, "--fast")
     assert p.returncode == 0, p.stderr
     assert "pose every 3 frames" in p.stdout.splitlines()[0] and "side view" in p.stdout
     lines = p.stdout.splitlines()

@@ -187,7 +187,7 @@ def test_harvest_workers_die_with_their_parent(tmp_path):
     for k in range(3):
         copy_frames(SAMPLE_VIDEO, clips / f"c{k}.mp4", 60, 120 + k)
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", "harvest", str(clips), "-o", str(tmp_path / "g.h5"),
-                             "--workers", "2", "--no-flip"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                             "--workers", "2"], cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t0, kids = time.time(), []
     while time.time() - t0 < 60 and len(kids) < 2:
@@ -216,13 +216,13 @@ def test_harvest_redoes_damaged_parts_keeps_earlier_gaits_and_locks(tmp_path):
     clips.mkdir()
     copy_frames(SAMPLE_VIDEO, clips / "c.mp4", 50, 170)
     out = tmp_path / "g.h5"
-    p = run_cli("harvest", clips, "-o", out, "--no-flip")
+    p = run_cli("harvest", clips, "-o", out)
     assert p.returncode == 0, p.stderr
     n = json.loads(p.stdout)["gaits"]
     assert n > 0
     # case 8: a second writer of the same output is refused and told who holds it
     with OutputLock(out):
-        p = run_cli("harvest", clips, "-o", out, "--no-flip")
+        p = run_cli("harvest", clips, "-o", out)
         assert_clean_error(p)
         assert f"being written by pid {os.getpid()}" in p.stderr
     # case 7: damage the part
@@ -231,7 +231,7 @@ def test_harvest_redoes_damaged_parts_keeps_earlier_gaits_and_locks(tmp_path):
     # case 9: the journal also holds a video harvested by an earlier run on another folder
     fake = GaitSet.from_gaits(gaits_from_recording(synthetic_walk(), 30.0), None, "video:earlier", "/elsewhere/e.mp4", 30.0)
     write_part(tmp_path / "g.h5.parts", HarvestResult("/elsewhere/e.mp4", "e" * 64, "ok", gaits=fake))
-    p = run_cli("harvest", clips, "-o", out, "--no-flip")
+    p = run_cli("harvest", clips, "-o", out)
     assert p.returncode == 0, p.stderr
     assert "damaged journal part" in p.stderr
     s = json.loads(p.stdout)
@@ -293,10 +293,10 @@ def test_a_variable_frame_rate_is_measured_and_warned_about(tmp_path):
     subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(SAMPLE_VIDEO), "-vf",
                     "setpts='if(lt(N,100),N*2,N+100)/30/TB'", "-fps_mode", "vfr", "-an", "-c:v", "libx264",
                     "-preset", "ultrafast", str(vfr)], check=True)
-    p = run_cli("run", vfr, "--json", "--fast", "--no-flip")  # timing reads every frame's timestamp in fast mode too
+    p = run_cli("run", vfr, "--json", "--fast")  # timing reads every frame's timestamp in fast mode too
     assert p.returncode == 0, p.stderr
     t = json.loads(p.stdout)["timing"]
     assert t["variable_frame_rate"] and t["max_time_error_s"] > 1.0
     assert "variable frame rate" in p.stderr
-    p = run_cli("run", SAMPLE_VIDEO, "--json", "--fast", "--no-flip")
+    p = run_cli("run", SAMPLE_VIDEO, "--json", "--fast")
     assert json.loads(p.stdout)["timing"]["variable_frame_rate"] is False and "variable" not in p.stderr

@@ -73,12 +73,12 @@ def write_variant(video: Path, kind: str, out: Path, box: tuple | None = None) -
     return out
 
 
-def answer(video: Path, weights: str, fast: bool = False) -> dict:
+def answer(video: Path, weights: str, fast: bool = False, flip: bool = False) -> dict:
     """The clip answer of `run` (its main walker): {'argmax', 'labels', 'probs', 'view',
     'uncertain', 'because', 'region'} or {'error'}."""
     from pipeline.run import RunConfig, analyze
     try:
-        an = analyze(video, RunConfig(weights=weights, fast=fast))
+        an = analyze(video, RunConfig(weights=weights, fast=fast, flip=flip))
     except Exception as e:
         return {"error": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
     from pose_lifting.dataset import EMOTIONS
@@ -106,7 +106,7 @@ def from_run_json(res: dict) -> dict:
 
 
 def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VARIANTS,
-                references: dict | None = None) -> dict:
+                references: dict | None = None, flip: bool = False) -> dict:
     """{clip: {'reference': answer, variant: answer, ...}} and the agreement shares
     (over `variants`, a subset of VARIANTS). references: {str(video): answer} already
     computed at full rate with these weights (e.g. from_run_json), used in place of
@@ -114,11 +114,11 @@ def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VA
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
         for v in videos:
-            ref = (references or {}).get(str(v)) or answer(v, weights)
+            ref = (references or {}).get(str(v)) or answer(v, weights, flip=flip)
             row = {"reference": ref}
             if "error" not in ref:
                 if "fast" in variants:
-                    row["fast"] = answer(v, weights, fast=True)
+                    row["fast"] = answer(v, weights, fast=True, flip=flip)
                 for kind in [k for k in variants if k != "fast"]:
                     box = None
                     if kind == "crop":
@@ -126,7 +126,7 @@ def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VA
                         info = probe(str(v))
                         box = crop_box(ref["region"], info.width, info.height)
                     path = write_variant(v, kind, Path(tmp) / f"{kind}.mp4", box)
-                    row[kind] = answer(path, weights)
+                    row[kind] = answer(path, weights, flip=flip)
             rows[str(v)] = row
             log(_row(v.name, row))
     return summarise(rows, variants)
@@ -177,6 +177,7 @@ def main() -> None:
     ap.add_argument("videos", nargs="*")
     ap.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     ap.add_argument("--json", help="write every answer here")
+    ap.add_argument("--flip", action="store_true", help="analyse every clip and variant as `run --flip` does")
     ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="analyse nothing: join the --json results of several runs (e.g. halves of a folder run "
@@ -195,7 +196,7 @@ def main() -> None:
     else:
         shared = ROOT.parent / "shared" / "media"
         paths = a.videos or [str(ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else [])
-        res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True), variants=variants)
+        res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True), variants=variants, flip=a.flip)
     print(f"\n{res['analysed']} clips analysed ({res['failed']} the reference could not); a * marks a disagreement")
     for k, v in res["agreement"].items():
         print(f"  {k:6s} agrees with full rate on {100 * v:.0f} % of clips (argmax); the stated answer "
