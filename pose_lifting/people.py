@@ -223,15 +223,19 @@ def merge_group(members: list[Track], direct: list[bool] | None = None) -> Track
 SAME_PERSON = 0.3       # merge_mirrored: median hip distance, body heights, under which two tracks are one person
 
 
+def _hip_gaps(a: Track, b: Track) -> np.ndarray:
+    """Distance between two tracks' hips on each frame both see, in body heights (F,)."""
+    both = np.isfinite(a.image[:, CORE]).all((1, 2)) & np.isfinite(b.image[:, CORE]).all((1, 2))
+    ha, hb = a.image[both][:, HIPS].mean(1), b.image[both][:, HIPS].mean(1)
+    h = 0.5 * (np.ptp(a.image[both][:, CORE, 1], axis=1) + np.ptp(b.image[both][:, CORE, 1], axis=1))
+    return np.linalg.norm(ha - hb, axis=1) / np.maximum(h, 1.0)
+
+
 def person_distance(a: Track, b: Track) -> float:
     """Median distance between two tracks' hips over the frames both see, in body heights
     (inf when they share fewer than 3 frames)."""
-    both = np.isfinite(a.image[:, CORE]).all((1, 2)) & np.isfinite(b.image[:, CORE]).all((1, 2))
-    if both.sum() < 3:
-        return float("inf")
-    ha, hb = a.image[both][:, HIPS].mean(1), b.image[both][:, HIPS].mean(1)
-    h = 0.5 * (np.ptp(a.image[both][:, CORE, 1], axis=1) + np.ptp(b.image[both][:, CORE, 1], axis=1))
-    return float(np.median(np.linalg.norm(ha - hb, axis=1) / np.maximum(h, 1.0)))
+    gaps = _hip_gaps(a, b)
+    return float(np.median(gaps)) if len(gaps) >= 3 else float("inf")
 
 
 def same_person(a: Track, b: Track) -> bool:
@@ -242,12 +246,7 @@ def same_person(a: Track, b: Track) -> bool:
 
 def _near(a: Track, b: Track, frames: int = 3) -> bool:
     """Whether two tracks' hips come within SAME_PERSON body heights in at least `frames` frames."""
-    both = np.isfinite(a.image[:, CORE]).all((1, 2)) & np.isfinite(b.image[:, CORE]).all((1, 2))
-    if both.sum() < frames:
-        return False
-    d = np.linalg.norm(a.image[both][:, HIPS].mean(1) - b.image[both][:, HIPS].mean(1), axis=1)
-    h = 0.5 * (np.ptp(a.image[both][:, CORE, 1], axis=1) + np.ptp(b.image[both][:, CORE, 1], axis=1))
-    return int((d < SAME_PERSON * np.maximum(h, 1.0)).sum()) >= frames
+    return int((_hip_gaps(a, b) < SAME_PERSON).sum()) >= frames
 
 
 def _seen_together(a: Track, b: Track, frames: int = 3) -> bool:
