@@ -190,26 +190,17 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
     return np.array(idx), out
 
 
-def merge_group(members: list[Track], direct: list[bool] | None = None) -> Track:
+def merge_group(members: list[Track], use: np.ndarray | None = None) -> Track:
     """Tracks of one person on the same frames -> one track: each frame's landmarks and
     visibility are the mean over the members seen in it; NaN where none is.
 
-    direct: which members come from the direct pass. Given, a frame's mirrored-pass poses
-            count only where their hips lie within SAME_PERSON body heights of the direct
-            pass's (the two passes agree on the person there); elsewhere the direct pose
-            stands alone. Frames no direct member sees take the mirrored pass's mean.
+    use: (K, N) bool, which member's pose counts on which frame (merge_mirrored's choice);
+         default every pose seen.
     """
-    seen = np.stack([np.isfinite(t.world).all((1, 2)) & np.isfinite(t.image).all((1, 2)) for t in members])
-    if direct is not None and any(direct) and not all(direct):
-        d = np.array(direct)
-        hips = np.stack([t.image[:, HIPS].mean(1) for t in members])            # (K, N, 2)
-        height = np.stack([np.ptp(t.image[:, CORE, 1], axis=1) for t in members])  # (K, N)
-        ds = seen[d]
-        ref = np.where(ds[..., None], hips[d], 0).sum(0) / np.maximum(ds.sum(0), 1)[:, None]
-        ref_h = np.where(ds, height[d], 0).sum(0) / np.maximum(ds.sum(0), 1)
-        far = np.linalg.norm(hips - ref[None], axis=-1) > SAME_PERSON * np.maximum(ref_h, 1.0)[None]
-        seen = seen & ~((~d)[:, None] & ds.any(0)[None] & far)
-    n = seen.sum(0)                                               # (N,) poses seen per frame
+    seen = np.stack([_seen(t) for t in members])
+    if use is not None:
+        seen = seen & use
+    n = seen.sum(0)                                               # (N,) poses counted per frame
     w = seen / np.maximum(n, 1)                                   # (K, N) weights of the mean
     world = np.einsum("kn,knjc->njc", w, np.stack([np.where(s[:, None, None], t.world, 0) for s, t in zip(seen, members)]))
     image = np.einsum("kn,knjc->njc", w, np.stack([np.where(s[:, None, None], t.image, 0) for s, t in zip(seen, members)]))
@@ -220,15 +211,38 @@ def merge_group(members: list[Track], direct: list[bool] | None = None) -> Track
                  t0.fps, t0.roi, t0.times, t0.person)
 
 
-SAME_PERSON = 0.3       # merge_mirrored: median hip distance, body heights, under which two tracks are one person
+SAME_PERSON = 0.3   # merge_mirrored: hip distance, body heights, under which two poses of one frame are one body
+LINK_SHARE = 0.8    # merge_mirrored: share of the frames both see on which two tracks must be one body to be linked
+AMBIGUITY = 2.0     # merge_mirrored: a pair of poses counts only where every other pose lies this many times farther
+
+
+def _seen(t: Track) -> np.ndarray:
+    return np.isfinite(t.world).all((1, 2)) & np.isfinite(t.image).all((1, 2))
+
+
+def _hip_height(t: Track) -> tuple[np.ndarray, np.ndarray]:
+    """Hip centre (N, 2) and body height (N,) in pixels; NaN where the track is not seen."""
+    return t.image[:, HIPS].mean(1), np.ptp(t.image[:, CORE, 1], axis=1)
+
+
+def _gaps(a: list[Track], b: list[Track]) -> np.ndarray:
+    """Hip distance between every pose of `a` and of `b` on each frame, in body heights
+    (mean of the two); inf where either is not seen. (len(a), len(b), N)"""
+    n = len((a or b)[0].frames) if (a or b) else 0
+    if not a or not b:
+        return np.full((len(a), len(b), n), np.inf)
+    ha, sa = zip(*(_hip_height(t) for t in a))
+    hb, sb = zip(*(_hip_height(t) for t in b))
+    ha, hb, sa, sb = np.stack(ha), np.stack(hb), np.stack(sa), np.stack(sb)
+    d = np.linalg.norm(ha[:, None] - hb[None], axis=-1) / np.maximum(0.5 * (sa[:, None] + sb[None]), 1.0)
+    ok = np.stack([_seen(t) for t in a])[:, None] & np.stack([_seen(t) for t in b])[None]
+    return np.where(ok, d, np.inf)
 
 
 def _hip_gaps(a: Track, b: Track) -> np.ndarray:
     """Distance between two tracks' hips on each frame both see, in body heights (F,)."""
-    both = np.isfinite(a.image[:, CORE]).all((1, 2)) & np.isfinite(b.image[:, CORE]).all((1, 2))
-    ha, hb = a.image[both][:, HIPS].mean(1), b.image[both][:, HIPS].mean(1)
-    h = 0.5 * (np.ptp(a.image[both][:, CORE, 1], axis=1) + np.ptp(b.image[both][:, CORE, 1], axis=1))
-    return np.linalg.norm(ha - hb, axis=1) / np.maximum(h, 1.0)
+    g = _gaps([a], [b])[0, 0]
+    return g[np.isfinite(g)]
 
 
 def person_distance(a: Track, b: Track) -> float:
@@ -240,8 +254,10 @@ def person_distance(a: Track, b: Track) -> float:
 
 def same_person(a: Track, b: Track) -> bool:
     """Whether two tracks on the same frames follow one body: seen together in at least 3
-    frames, hips within SAME_PERSON body heights (median over those frames)."""
-    return person_distance(a, b) < SAME_PERSON
+    frames, hips within SAME_PERSON body heights on at least LINK_SHARE of them (a track
+    that swaps people where two cross agrees on about half)."""
+    gaps = _hip_gaps(a, b)
+    return len(gaps) >= 3 and float((gaps < SAME_PERSON).mean()) >= LINK_SHARE
 
 
 def _near(a: Track, b: Track, frames: int = 3) -> bool:
@@ -250,32 +266,70 @@ def _near(a: Track, b: Track, frames: int = 3) -> bool:
 
 
 def _seen_together(a: Track, b: Track, frames: int = 3) -> bool:
-    return int((np.isfinite(a.world).all((1, 2)) & np.isfinite(b.world).all((1, 2))).sum()) >= frames
+    return int((_seen(a) & _seen(b)).sum()) >= frames
 
 
-def merge_mirrored(direct: list[Track], flipped: list[Track]) -> list[Track]:
-    """Flip test-time augmentation: the tracks of the direct pass and of the mirrored pass
-    (already back in the original frame, Track.mirrored) joined into one track per person.
+def _unique_min(g: np.ndarray, axis: int) -> np.ndarray:
+    """Where g is the smallest along `axis` and the next smallest is AMBIGUITY times larger."""
+    if g.shape[axis] < 2:
+        return np.isfinite(g)
+    s = np.sort(g, axis=axis)
+    first, second = np.take(s, [0], axis), np.take(s, [1], axis)
+    return (g == first) & (second > AMBIGUITY * first)
 
-    Tracks of the two passes that follow one body (same_person) are linked, closest pairs
-    first and transitively (a person split in two tracks by one pass and followed whole by
-    the other is one person), but never two tracks of one pass that are seen at the same
-    time: those are two people. Each frame's pose is the mean of the linked tracks' poses
-    seen in it (world and image landmarks, visibility) where the two passes agree on the
-    person (merge_group), or the one pose seen. A track without a counterpart is kept,
-    unless it comes from the mirrored pass and runs into a direct-pass track (the mirrored
-    pass swapped two people where they cross: its tracks are not averaged in there).
-    Where the passes agree, the rule is symmetric in them, so a mirrored video gives the
-    mirror image of the same tracks and the same answer; where they disagree on who is who
-    (a crossing, a crowd), the direct pass stands.
-    All tracks share the processed frames. Ids: 1, 2, ... in order of first appearance.
-    """
+
+def match_poses(gaps: np.ndarray) -> np.ndarray:
+    """Which direct-pass pose and mirrored-pass pose are one body on each frame: hips within
+    SAME_PERSON body heights, and every other pose of either pass AMBIGUITY times farther
+    (where two people overlap, nothing is matched). Symmetric in the two passes.
+    gaps: (D, M, N) from _gaps. returns: (D, M, N) bool, at most one True per row and column."""
+    return (gaps < SAME_PERSON) & _unique_min(gaps, 0) & _unique_min(gaps, 1)
+
+
+def _fill(hips: np.ndarray, height: np.ndarray, have: np.ndarray, cand: np.ndarray,
+          cand_hips: np.ndarray, fps: float) -> np.ndarray:
+    """Frames where a person's direct pose is missing, filled from their mirrored poses where
+    those continue the motion: between two seen frames the hip must lie within SAME_PERSON
+    body heights of the straight line between them; before the first (after the last) seen
+    frame each pose must lie within SAME_PERSON x (1 + seconds unseen) of the last one taken.
+    hips, height: (N, 2), (N,) of the frames `have`; cand: (M, N) which candidate poses may
+    fill a frame; cand_hips: (M, N, 2). returns: (M, N) bool, the poses taken."""
+    take = np.zeros_like(cand)
+    seen = np.flatnonzero(have)
+    if not len(seen) or not cand.any():
+        return take
+    n = len(have)
+    h = float(np.nanmedian(height[have]))
+    lo, hi = seen[0], seen[-1]
+    for f in np.flatnonzero(~have & cand.any(0)):
+        if lo < f < hi:  # inside: against the straight line between the seen frames around it
+            ref = np.array([np.interp(f, seen, hips[seen, c]) for c in (0, 1)])
+            d = np.linalg.norm(cand_hips[:, f] - ref, axis=-1) / h
+            take[:, f] = cand[:, f] & (d < SAME_PERSON)
+    for start, step, stop in ((lo, -1, -1), (hi, 1, n)):  # outside: frame by frame from the end
+        prev, last = hips[start], start
+        for f in range(start + step, stop, step):
+            if not cand[:, f].any():
+                continue
+            d = np.linalg.norm(cand_hips[:, f] - prev, axis=-1) / h
+            ok = cand[:, f] & (d < SAME_PERSON * (1 + abs(f - last) / fps))
+            if not ok.any():
+                break
+            take[:, f] = ok
+            prev, last = cand_hips[ok, f].mean(0), f
+    return take
+
+
+def _link(direct: list[Track], flipped: list[Track]) -> list[list[int]]:
+    """Groups of track indices (direct first, then flipped) that follow one body: pairs of
+    the two passes that are the same_person, closest first and transitively, never joining
+    two tracks of one pass seen together."""
     tracks = list(direct) + list(flipped)
     side = [0] * len(direct) + [1] * len(flipped)
     group = {i: [i] for i in range(len(tracks))}        # root -> members
     root = list(range(len(tracks)))
-    pairs = sorted((d, i, len(direct) + j) for i, a in enumerate(direct) for j, b in enumerate(flipped)
-                   if (d := person_distance(a, b)) < SAME_PERSON)
+    pairs = sorted((person_distance(a, b), i, len(direct) + j) for i, a in enumerate(direct)
+                   for j, b in enumerate(flipped) if same_person(a, b))
     for _, i, j in pairs:
         ri, rj = root[i], root[j]
         if ri == rj or any(side[x] == side[y] and _seen_together(tracks[x], tracks[y])
@@ -284,14 +338,59 @@ def merge_mirrored(direct: list[Track], flipped: list[Track]) -> list[Track]:
         for y in group.pop(rj):
             root[y] = ri
             group[ri].append(y)
-    out = []
-    for members in group.values():
-        members = sorted(members)
-        if all(side[k] for k in members) and any(
-                _near(tracks[members[0]], t) for t in direct):
-            continue  # a mirrored-pass track the direct pass follows under other ids (a swap): dropped
-        out.append(merge_group([tracks[k] for k in members], [side[k] == 0 for k in members]))
-    out.sort(key=lambda t: int(np.argmax(np.isfinite(t.world).all((1, 2)))))
+    return [sorted(m) for m in group.values()]
+
+
+def merge_mirrored(direct: list[Track], flipped: list[Track]) -> list[Track]:
+    """Flip test-time augmentation: the tracks of the direct pass and of the mirrored pass
+    (already back in the original frame, Track.mirrored) joined into one track per person.
+
+    Who is who comes from the tracks: tracks of the two passes that follow one body
+    (same_person) are linked, transitively (a person split in two tracks by one pass and
+    followed whole by the other is one person), but two tracks of one pass seen at the same
+    time never are: those are two people. Each frame's pose comes from the poses of that
+    frame, not from whole tracks:
+      - where the direct pass sees the person, the mean of its pose and of the mirrored pose
+        that is the same body on that frame (match_poses: unambiguous, so where two people
+        overlap, the direct pose stands alone, whichever mirrored track it came from);
+      - where only the mirrored pass sees them, its pose, if it continues their motion
+        (_fill) and no direct-pass pose is on that body;
+      - a mirrored-pass track linked to no direct track is another person, kept, unless it
+        runs into a direct-pass track (it swapped people at a crossing).
+    Where the passes agree, the rule is symmetric in them, so a mirrored video gives the
+    mirror image of the same tracks and the same answer.
+    All tracks share the processed frames. Ids: 1, 2, ... in order of first appearance.
+    """
+    D = len(direct)
+    if not flipped or not direct:
+        out = [merge_group([t]) for t in list(direct) + list(flipped)]
+    else:
+        gaps = _gaps(direct, flipped)                      # (D, M, N)
+        match = match_poses(gaps)
+        fseen = np.stack([_seen(t) for t in flipped])      # (M, N)
+        fhips = np.stack([_hip_height(t)[0] for t in flipped])
+        free = fseen & ~(gaps < SAME_PERSON).any(0)        # mirrored poses on no direct pose's body
+        out = []
+        for members in _link(direct, flipped):
+            dm, fm = [k for k in members if k < D], [k - D for k in members if k >= D]
+            if not dm:
+                if match[:, fm].any() or any(_near(flipped[m], t) for m in fm for t in direct):
+                    continue  # the direct pass follows this body under other ids (a swap): dropped
+                out.append(merge_group([flipped[m] for m in fm]))
+                continue
+            dseen = np.stack([_seen(direct[k]) for k in dm])
+            have = dseen.any(0)
+            use_f = match[dm].any(0)                       # (M, N) mirrored poses on this person's direct poses
+            hh = [_hip_height(direct[k]) for k in dm]
+            w = dseen / np.maximum(dseen.sum(0), 1)
+            hips = np.einsum("kn,knc->nc", w, np.nan_to_num(np.stack([h for h, _ in hh])))
+            height = np.einsum("kn,kn->n", w, np.nan_to_num(np.stack([s for _, s in hh])))
+            cand = np.zeros_like(fseen)
+            cand[fm] = free[fm] & ~have[None]
+            use_f |= _fill(hips, height, have, cand, fhips, direct[dm[0]].fps)
+            use = np.concatenate([dseen, use_f])
+            out.append(merge_group([direct[k] for k in dm] + list(flipped), use))
+    out.sort(key=lambda t: int(np.argmax(_seen(t))))
     for k, t in enumerate(out):
         t.person = k + 1
     return out

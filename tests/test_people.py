@@ -118,14 +118,14 @@ def test_dedupe_keeps_the_more_visible_of_two_poses_on_one_body():
     assert len(kept) == 2 and any(k is p for k in kept) and any(k is r for k in kept)
 
 
-def _walker_track(x0: float, rows, n: int = 24, seed: int = 0) -> Track:
-    """A synthetic track: a body 150 px tall moving right 4 px a frame, seen on `rows`."""
+def _walker_track(x0: float, rows, n: int = 24, seed: int = 0, v: float = 4.0) -> Track:
+    """A synthetic track: a body 150 px tall moving right v px a frame, seen on `rows`."""
     rng = np.random.default_rng(seed)
     world = np.full((n, 33, 3), np.nan, np.float32)
     image = np.full((n, 33, 2), np.nan, np.float32)
     vis = np.zeros((n, 33), np.float32)
     for r in rows:
-        image[r, :, 0] = x0 + 4 * r + rng.normal(0, 3, 33)
+        image[r, :, 0] = x0 + v * r + rng.normal(0, 3, 33)
         image[r, :, 1] = 200 + np.linspace(-75, 75, 33) + rng.normal(0, 3, 33)
         world[r] = rng.normal(0, 0.3, (33, 3))
         vis[r] = rng.uniform(0.5, 1, 33)
@@ -167,3 +167,31 @@ def test_flip_passes_merge_per_person_and_symmetrically():
         assert np.allclose(a.visibility, b.visibility)
     # two bodies apart are never one person
     assert len(merge_mirrored([direct[2]], [_walker_track(100, range(24), seed=5)])) == 2
+
+
+def _spliced(first: Track, second: Track, at: int) -> Track:
+    """One track that follows `first` before row `at` and `second` from it on (a swap)."""
+    t = _walker_track(0, [], n=len(first.frames))
+    for dst, a, b in ((t.world, first.world, second.world), (t.image, first.image, second.image),
+                      (t.visibility, first.visibility, second.visibility)):
+        dst[:at], dst[at:] = a[:at], b[at:]
+    return t
+
+
+def test_flip_merge_takes_no_pose_of_the_other_walker_at_a_crossing():
+    """Two walkers cross at row 12 (hips within 0.3 body heights on rows 10-14); the direct
+    pass loses A there, and the mirrored pass swaps them at the crossing. Each merged
+    walker keeps only their own poses: none of the other's, whichever track they came in."""
+    from pose_lifting.people import merge_mirrored
+    a_true, b_true = _walker_track(100, range(24), seed=1, v=8), _walker_track(292, range(24), seed=2, v=-8)
+    direct = [_walker_track(100, [r for r in range(24) if not 10 <= r <= 14], seed=3, v=8),
+              _walker_track(292, range(24), seed=4, v=-8)]
+    flipped = [_spliced(a_true, b_true, 12), _spliced(b_true, a_true, 12)]
+    out = merge_mirrored(direct, flipped)
+    assert len(out) == 2
+    for t in out:
+        ok = np.isfinite(t.image).all((1, 2))
+        x = t.image[ok][:, HIPS, 0].mean(1)
+        truth = (100 + 8 * t.frames[ok]) if x[0] < 200 else (292 - 8 * t.frames[ok])
+        assert np.abs(x - truth).max() < 15, np.round(x - truth)
+        assert ok.sum() >= 19  # A: every frame the direct pass sees
