@@ -134,8 +134,14 @@ def distance(emb: np.ndarray, stats: dict) -> np.ndarray:
 
 def window_weight(quality: dict) -> float:
     """How much a window counts in its clip: the share of its frames with a pose, times the
-    core landmarks' visibility, times the share not interpolated, halved for frontal views."""
+    core landmarks' visibility, times the share not interpolated, times its stride margin's
+    place on lifting.STRIDE_RAMP (0 at its start, 1 at its end and above), halved for
+    frontal views."""
+    from pose_lifting.lifting import STRIDE_RAMP
     w = float(quality.get("seen", 1.0)) * float(quality.get("visibility", 1.0)) * (1 - float(quality.get("interpolated", 0.0)))
+    if quality.get("stride_margin") is not None:
+        lo, hi = STRIDE_RAMP
+        w *= min(max((float(quality["stride_margin"]) - lo) / (hi - lo), 0.0), 1.0)
     return max(w, 1e-3) * (FRONTAL_WEIGHT if quality.get("view") == "frontal" else 1.0)
 
 

@@ -106,6 +106,8 @@ def harvest_video(path: str | Path, sha256: str | None = None, run_cfg=None, gai
         passed = [w for w in p.windows if w.passed]
         subject = f"video:{sha[:16]}" + (f":p{p.id}" if len(an.walkers) > 1 else "")
         for w, g in zip(passed, p.gaits):
+            if w.quality.get("marginal"):
+                continue  # short of the stride threshold: counted (a little) in an answer, not harvested
             q = dict(w.quality, sha256=sha, roi=an.roi, stride=an.stride, person=p.id)
             rows.append(GaitSet.from_gaits([g], None, subject, str(path), an.fps, q))
     return HarvestResult(str(path), sha, "ok", gaits=GaitSet.concat(rows), seconds=time.perf_counter() - t0)

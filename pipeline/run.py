@@ -338,7 +338,7 @@ def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Pe
     p = Person(tr.person, False, "", int(seen[0]), int(seen[-1]), round(seen[0] / info.fps, 3),
                round(seen[-1] / info.fps, 3), people.region(tr, info.width, info.height), moved, track=tr)
     longest = max(s.duration for s in segs)
-    reasons = []
+    reasons, marginal = [], []
     for si, seg in enumerate(segs):
         try:
             spans = window_starts(len(seg.frames), seg.fps, gait_cfg)
@@ -353,16 +353,32 @@ def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Pe
             obs = np.isfinite(tr.world[(tr.frames >= f0) & (tr.frames <= f1)]).all((1, 2)).mean()
             if chk.passed and obs < lifting.MIN_SEEN_SHARE:
                 chk.passed, chk.reason = False, f"the person is seen in {obs:.0%} of the window's frames only"
+            margin = lifting.stride_margin(chk.stride, deg)
             q = dict(steps=chk.steps, feet_spread=chk.stride, seen=round(float(obs), 3), visibility=round(chk.visibility, 3),
                      bone_ratio=round(chk.bone_ratio, 3), interpolated=round(seg.interpolated, 3), view=view,
                      heading_deg=deg, reason=chk.reason)
-            p.windows.append(Window(si, f0, f1, f0 / info.fps, f1 / info.fps, [], q, chk.passed))
+            if margin is not None:
+                q["stride_margin"] = round(margin, 3)
+            w = Window(si, f0, f1, f0 / info.fps, f1 / info.fps, [], q, chk.passed)
+            p.windows.append(w)
+            stretched = (e - s) / seg.fps < gait_cfg.window_s - 1e-6
             if chk.passed:
                 # the window is resampled and normalised once, for the check and the gait
-                p.gaits.append(finish_gait(raw, f0, f1, gait_cfg,
-                                           stretched=(e - s) / seg.fps < gait_cfg.window_s - 1e-6))
+                p.gaits.append(finish_gait(raw, f0, f1, gait_cfg, stretched=stretched))
             else:
                 reasons.append(chk.reason)
+                if chk.reason.startswith("steps too short") and margin >= lifting.STRIDE_RAMP[0]:
+                    marginal.append((w, raw, f0, f1, stretched))
+    if p.gaits and marginal:
+        # a walker's windows just short of the stride threshold count too, with the little
+        # weight their margin gives (window_weight): the answer does not jump when a window
+        # crosses the threshold by a hair (in --fast, at half resolution)
+        for w, raw, f0, f1, stretched in marginal:
+            w.passed, w.quality["reason"], w.quality["marginal"] = True, "", True
+        gaits = {id(w): g for w, g in zip([w for w in p.windows if w.passed and not w.quality.get("marginal")], p.gaits)}
+        gaits.update({id(w): finish_gait(raw, f0, f1, gait_cfg, stretched=stretched)
+                      for w, raw, f0, f1, stretched in marginal})
+        p.gaits = [gaits[id(w)] for w in p.windows if w.passed]
     if not p.windows:
         need = gait_cfg.min_fraction * gait_cfg.window_s
         p.reason = (f"the person is tracked for at most {longest:.2f} s without a break; "
@@ -410,7 +426,8 @@ def format_table(an: Analysis) -> str:
             span = f"{w.start_s:5.2f}-{w.end_s:5.2f}s"
             if w.passed:
                 labs = ",".join(e for e, x in zip(EMOTIONS, w.probs) if x > 1 / len(EMOTIONS))
-                lines.append(f"{span:>14} " + " ".join(f"{x:8.3f}" for x in w.probs) + f"  {labs}")
+                lines.append(f"{span:>14} " + " ".join(f"{x:8.3f}" for x in w.probs) + f"  {labs}"
+                             + ("  (steps just short of a walk: counts little)" if w.quality.get("marginal") else ""))
             else:
                 lines.append(f"{span:>14}   skipped: {w.quality['reason']}")
         lines += ["-" * len(head), f"{'clip':>14} " + " ".join(f"{x:8.3f}" for x in p.probs)

@@ -335,6 +335,15 @@ def min_stride(heading_deg: float) -> float:
 
 
 MIN_STRIDE_FRONTAL, MIN_STRIDE_SIDE_EXTRA = 0.25, 0.6
+STRIDE_RAMP = (0.85, 1.15)  # a window's feet spread over min_stride: its weight in the clip rises from 0 to 1
+                            # across this range (model.calibration.window_weight), and a walker's window
+                            # short of the threshold but above the ramp's start still counts, little
+
+
+def stride_margin(stride: float, heading_deg: float | None) -> float | None:
+    """The feet's spread (leg lengths) over the least a walk at this heading needs (None
+    without a heading)."""
+    return None if heading_deg is None else stride / min_stride(heading_deg)
 
 
 def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_visibility: float = MIN_VISIBILITY,

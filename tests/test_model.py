@@ -371,3 +371,11 @@ def test_train_gives_the_rest_input_whatever_the_file_holds(tmp_path):
     assert p.returncode == 0, p.stderr
     ck = _torch.load(tmp_path / "m" / "model.pt", weights_only=True)
     assert ck["gait"]["rotations"] == "rest"
+
+
+def test_a_window_counts_more_the_further_its_steps_clear_the_walking_threshold():
+    from model.calibration import window_weight
+    base = dict(seen=1.0, visibility=0.8, interpolated=0.0, view="side")
+    w = [window_weight(dict(base, stride_margin=m)) for m in (0.8, 0.85, 1.0, 1.15, 1.6)]
+    assert w[0] == w[1] == 1e-3 and abs(w[2] - 0.4) < 1e-9 and w[3] == w[4] == 0.8
+    assert window_weight(base) == 0.8  # no heading: no margin, as before

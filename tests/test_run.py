@@ -170,6 +170,11 @@ def test_the_clip_answer_says_how_sure_it_is(sample_run):
     again = calibration.clip_answer(probs, weights, far, tuple(res["emotions"]))
     assert again["argmax"] == clip["argmax"] and again["uncertain"] == clip["uncertain"]
     assert clip["uncertain"] == bool(clip["because"])
+    # windows just short of the stride threshold count, each with the weight its margin gives
+    from pose_lifting.lifting import STRIDE_RAMP
+    for w in passed:
+        m = w["quality"]["stride_margin"]
+        assert m >= STRIDE_RAMP[0] and (m < 1) == bool(w["quality"].get("marginal")), w["quality"]
     np.testing.assert_allclose([clip["probs"][e] for e in res["emotions"]], again["probs"], atol=2e-3)
     model, ck = load_model(DEFAULT_WEIGHTS)
     # the shipped weights carry what `run` needs for video: alignment, temperature, embedding statistics

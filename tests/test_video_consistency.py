@@ -5,7 +5,7 @@ import pytest
 
 from conftest import SAMPLE_VIDEO
 from pipeline.run import DEFAULT_WEIGHTS
-from tools.video_consistency import consistency, crop_box, transform
+from tools.video_consistency import consistency, crop_box, same_person, to_reference, transform
 
 
 def test_variants_transform_the_frames():
@@ -19,6 +19,19 @@ def test_variants_transform_the_frames():
     assert crop_box((0, 0, 60, 40), 60, 40) == (0, 0, 60, 40)
     with pytest.raises(ValueError):
         transform(f, "rotate")
+
+
+def test_the_main_walker_is_found_again_by_place_in_each_variant():
+    ref = {"region": [100, 50, 40, 120]}
+    # mirrored in a 640-wide frame, halved, cropped at (80, 20): each back where it was
+    assert to_reference((500, 50, 40, 120), "mirror", 640) == (100, 50, 40, 120)
+    assert to_reference((50, 25, 20, 60), "half", 640) == (100, 50, 40, 120)
+    assert to_reference((20, 30, 40, 120), "crop", 640, (80, 20, 300, 200)) == (100, 50, 40, 120)
+    var = {"walkers": [{"region": [400, 40, 40, 120], "argmax": "sad", "uncertain": False},
+                       {"region": [498, 52, 40, 118], "argmax": "happy", "uncertain": True}]}
+    found = same_person(ref, var, "mirror", 640)
+    assert found["argmax"] == "happy" and found["uncertain"] and found["iou"] > 0.85
+    assert same_person(ref, var, "fast", 640) is None  # nobody there unmirrored
 
 
 def test_the_samples_answer_holds_in_fast_mode_and_mirrored_with_the_flip_pass():
@@ -42,3 +55,6 @@ def test_the_samples_answer_holds_in_fast_mode_and_mirrored_with_the_flip_pass()
         assert res["agreement"][k] == 1.0, (k, row[k], row["reference"])
         assert np.abs(np.subtract(row[k]["probs"], row["reference"]["probs"])).max() < tol, (k, row[k], row["reference"])
     assert row["mirror"]["view"] == row["reference"]["view"] == "side"
+    for k in asked:  # the main walker is found again by place, and is the variant's main walker
+        assert row[k]["same_person"]["argmax"] == row[k]["argmax"] and row[k]["same_person"]["iou"] > 0.7, row[k]
+    assert res["same_person_agreement"] == {"fast": 1.0, "mirror": 1.0}

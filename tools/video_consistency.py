@@ -75,16 +75,51 @@ def write_variant(video: Path, kind: str, out: Path, box: tuple | None = None) -
 
 def answer(video: Path, weights: str, fast: bool = False, flip: bool = False) -> dict:
     """The clip answer of `run` (its main walker): {'argmax', 'labels', 'probs', 'view',
-    'uncertain', 'because', 'region'} or {'error'}."""
+    'uncertain', 'because', 'region', 'walkers'} or {'error'}; 'walkers' holds every
+    walker's {'region', 'argmax', 'uncertain'} (regions in this video's pixels)."""
     from pipeline.run import RunConfig, analyze
     try:
         an = analyze(video, RunConfig(weights=weights, fast=fast, flip=flip))
     except Exception as e:
         return {"error": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
     from pose_lifting.dataset import EMOTIONS
+    walkers = [{"region": list(p.region), "argmax": EMOTIONS[int(np.argmax(p.probs))],
+                "uncertain": bool(p.answer.get("uncertain"))} for p in an.walkers]
     return {"argmax": EMOTIONS[int(np.argmax(an.probs))], "labels": an.labels, "probs": an.probs, "view": an.view,
             "uncertain": bool(an.main.answer.get("uncertain")), "because": an.main.answer.get("because", []),
-            "region": list(an.main.region)}
+            "region": list(an.main.region), "walkers": walkers}
+
+
+def to_reference(region, kind: str, width: int, box: tuple | None = None) -> tuple:
+    """A region (x, y, w, h) found in a variant -> the same place in the reference video's
+    pixels (width: the reference's; box: the crop's, from crop_box)."""
+    x, y, w, h = region
+    if kind == "mirror":
+        return width - x - w, y, w, h
+    if kind == "half":
+        return 2 * x, 2 * y, 2 * w, 2 * h
+    if kind == "crop":
+        return x + box[0], y + box[1], w, h
+    return x, y, w, h
+
+
+def _iou(a, b) -> float:
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw, ih = max(0, min(ax1, bx1) - max(a[0], b[0])), max(0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / max(a[2] * a[3] + b[2] * b[3] - inter, 1e-9)
+
+
+def same_person(ref: dict, var: dict, kind: str, width: int, box: tuple | None = None) -> dict | None:
+    """The variant's walker who is the reference's main walker: the one whose region, back in
+    the reference's pixels, overlaps the main walker's most (IoU at least 0.3); None when
+    no walker does. {'argmax', 'uncertain', 'iou'}"""
+    best, best_iou = None, 0.3
+    for w in var.get("walkers", []):
+        iou = _iou(to_reference(w["region"], kind, width, box), ref["region"])
+        if iou >= best_iou:
+            best, best_iou = w, iou
+    return None if best is None else {"argmax": best["argmax"], "uncertain": best["uncertain"], "iou": round(best_iou, 3)}
 
 
 def stated(ans: dict) -> str | None:
@@ -117,16 +152,18 @@ def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VA
             ref = (references or {}).get(str(v)) or answer(v, weights, flip=flip)
             row = {"reference": ref}
             if "error" not in ref:
+                from pose_lifting.video import probe
+                info = probe(str(v))
                 if "fast" in variants:
                     row["fast"] = answer(v, weights, fast=True, flip=flip)
                 for kind in [k for k in variants if k != "fast"]:
-                    box = None
-                    if kind == "crop":
-                        from pose_lifting.video import probe
-                        info = probe(str(v))
-                        box = crop_box(ref["region"], info.width, info.height)
+                    box = crop_box(ref["region"], info.width, info.height) if kind == "crop" else None
                     path = write_variant(v, kind, Path(tmp) / f"{kind}.mp4", box)
                     row[kind] = answer(path, weights, flip=flip)
+                for kind in variants:
+                    box = crop_box(ref["region"], info.width, info.height) if kind == "crop" else None
+                    if "walkers" in ref and "walkers" in row[kind]:
+                        row[kind]["same_person"] = same_person(ref, row[kind], kind, info.width, box)
             rows[str(v)] = row
             log(_row(v.name, row))
     return summarise(rows, variants)
@@ -140,10 +177,15 @@ def summarise(rows: dict, variants=DEFAULT_VARIANTS) -> dict:
              for k in variants}
     said = {k: float(np.mean([stated(r[k]) == stated(r["reference"]) for r in ok])) if ok else float("nan")
             for k in variants}
+    # the reference's main walker, found again in the variant by place (same_person): a crowd
+    # whose main walker changes in a variant is still compared person to person
+    both = [r for r in ok if "walkers" in r["reference"]]  # results of runs that recorded every walker
+    person = {k: float(np.mean([(r[k].get("same_person") or {}).get("argmax") == r["reference"]["argmax"]
+                                for r in both])) if both else float("nan") for k in variants}
     top = [r["reference"]["argmax"] for r in ok]
     shares = {e: top.count(e) / len(top) for e in sorted(set(top))} if top else {}
     return {"clips": rows, "analysed": len(ok), "failed": len(rows) - len(ok), "agreement": agree,
-            "stated_agreement": said,
+            "stated_agreement": said, "same_person_agreement": person, "same_person_clips": len(both),
             "reference_argmax_shares": shares}
 
 
@@ -151,8 +193,12 @@ def _row(name: str, row: dict) -> str:
     ref = row["reference"]
     if "error" in ref:
         return f"{name[:48]:48s}  reference failed: {ref['error'][:80]}"
-    cells = [f"{k}={row[k].get('argmax', 'failed')}{'' if row[k].get('argmax') == ref['argmax'] else '*'}"
-             for k in VARIANTS if k in row]
+    def cell(k: str) -> str:
+        c = f"{k}={row[k].get('argmax', 'failed')}{'' if row[k].get('argmax') == ref['argmax'] else '*'}"
+        if "walkers" in ref and (row[k].get("same_person") or {}).get("argmax") != row[k].get("argmax"):
+            c += f"(same person: {(row[k].get('same_person') or {}).get('argmax', 'not found')})"
+        return c
+    cells = [cell(k) for k in VARIANTS if k in row]
     return f"{name[:48]:48s}  {ref['argmax']:8s} ({ref['view']:7s})  " + "  ".join(cells)
 
 
@@ -201,6 +247,9 @@ def main() -> None:
     for k, v in res["agreement"].items():
         print(f"  {k:6s} agrees with full rate on {100 * v:.0f} % of clips (argmax); the stated answer "
               f"(the emotion, or uncertain) on {100 * res['stated_agreement'][k]:.0f} %")
+    if res.get("same_person_clips"):
+        print(f"  the reference's main walker, found again by place in the variant ({res['same_person_clips']} clips): "
+              + ", ".join(f"{k} {100 * v:.0f} %" for k, v in res["same_person_agreement"].items()))
     print("  reference argmax shares: " + ", ".join(f"{e} {100 * s:.0f} %" for e, s in
                                                    res["reference_argmax_shares"].items()))
     ok = [r["reference"] for r in res["clips"].values() if "error" not in r["reference"]]
