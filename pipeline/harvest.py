@@ -97,7 +97,7 @@ def harvest_video(path: str | Path, sha256: str | None = None, run_cfg=None, gai
     path = Path(path)
     sha = sha256 or content_hash(path)
     try:
-        an = analyze(path, run_cfg or RunConfig(), gait_cfg=gait_cfg, classify=False)
+        an = analyze(path, run_cfg or RunConfig(flip=False), gait_cfg=gait_cfg, classify=False)
     except Exception as e:  # a bad video is a result, not a crash
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         return HarvestResult(str(path), sha, "failed", failure_kind(msg), msg, seconds=time.perf_counter() - t0)
@@ -321,7 +321,8 @@ def register(sub) -> None:
                    help="worker processes (with --ray alone: the local Ray's task slots)")
     p.add_argument("--fast", action="store_true", help="pose on about 10 frames a second")
     p.add_argument("--flip", action="store_true",
-                   help="as `run --flip`: also pose every frame's mirror (harvest with it what you will run with it)")
+                   help="pose every frame and its mirror, as `run` does by default (not by default here: one pass "
+                        "harvests about 1.35x faster with half the memory; the shipped model was adapted on one-pass gaits)")
     p.add_argument("--retry-failed", action="store_true", help="analyse videos that failed before again")
     c = p.add_argument_group("cluster (pip install -e '.[cluster]'; the videos must be readable at the same "
                              "paths on every node)")

@@ -12,6 +12,7 @@ with `--analysis`, or the render runs the analysis itself, once.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -388,6 +389,7 @@ def register(sub) -> None:
     p.add_argument("--roi", help="x,y,w,h, as for `run`")
     p.add_argument("--single", action="store_true", help="as for `run`: follow one walker (legacy pose)")
     p.add_argument("--person", type=int, help="as for `run`: draw and report this person only")
-    p.add_argument("--flip", action="store_true", help="as for `run`: also pose every frame's mirror")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                   help="as for `run`: pose every frame and its mirror (default; --no-flip: one pass)")
     p.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     p.set_defaults(func=cmd_render)

@@ -62,7 +62,8 @@ def test_two_walkers_found_with_identities_and_the_single_answer(clips):
 
 def test_crossing_keeps_identities(clips):
     """The mirrored walker passes in front of the other (frames ~70-90): two tracks, each
-    through the crossing, each moving one way only (a swap would reverse one)."""
+    through the crossing, each moving one way only (a swap would reverse one). With the
+    flip pass (the default): its mirrored pass must not lend a walker the other's poses."""
     from pipeline.run import RunConfig, analyze
     an = analyze(clips["crossing"], RunConfig())
     assert len(an.walkers) == 2, [(p.id, p.reason) for p in an.persons]
@@ -80,13 +81,14 @@ def test_crossing_keeps_identities(clips):
 
 def test_person_option_table_and_single_backend(clips):
     # option checks: fast mode (pose on every third frame) finds the same two walkers
-    res = _run(clips["two"], "--person", "1", "--fast")
+    # (one pose pass: the flip pass is tested on the crossing and on the sample)
+    res = _run(clips["two"], "--person", "1", "--fast", "--no-flip")
     assert res["person"] == 1 and [p["id"] for p in res["persons"]] == [1]
-    p = run_cli("run", clips["two"], "--fast")
+    p = run_cli("run", clips["two"], "--fast", "--no-flip")
     assert p.returncode == 0, p.stderr
     assert p.stdout.count("(main walker)") == 1 and "2 walking of " in p.stdout
-    assert_clean_error(run_cli("run", clips["two"], "--person", "9", "--fast"))  # the same check at a third of the cost
-    single = _run(clips["one"], "--single", "--fast")
+    assert_clean_error(run_cli("run", clips["two"], "--person", "9", "--fast", "--no-flip"))  # the same check at a third of the cost
+    single = _run(clips["one"], "--single", "--fast", "--no-flip")
     assert single["mode"] == "single" and len(single["persons"]) == 1
 
 

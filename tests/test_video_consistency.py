@@ -36,8 +36,8 @@ def test_the_main_walker_is_found_again_by_place_in_each_variant():
 
 def test_the_samples_answer_holds_in_fast_mode_and_mirrored_with_the_flip_pass():
     asked = ("fast", "mirror")  # half and crop are left to the tool's runs over the shared clips (README)
-    # reference and variants as `run --flip` answers them
-    res = consistency([SAMPLE_VIDEO], str(DEFAULT_WEIGHTS), log=lambda m: None, variants=asked, flip=True)
+    # reference and variants as `run` answers them (with the flip pass, the default)
+    res = consistency([SAMPLE_VIDEO], str(DEFAULT_WEIGHTS), log=lambda m: None, variants=asked)
     row = res["clips"][str(SAMPLE_VIDEO)]
     assert res["analysed"] == 1 and set(row) == {"reference", *asked}
     assert all("argmax" in row[k] for k in asked), row  # every variant is analysed

@@ -41,7 +41,7 @@ if sys.argv[4] == "ray":
     from pipeline.cluster import ray_cluster
     engine = ray_cluster(workers=workers)
 s = harvest([sys.argv[1]], sys.argv[2], workers=workers, log=lambda m: None, engine=engine,
-            run_cfg=RunConfig(fast=sys.argv[5] == "fast"))
+            run_cfg=RunConfig(fast=sys.argv[5] == "fast", flip=False))
 s["seconds"] = time.perf_counter() - t0
 s["rss_self"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 s["rss_children"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

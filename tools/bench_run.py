@@ -11,13 +11,13 @@ how many people each run tracked and the share of frames the worst-found walker 
 Prints:
 - frames/s of bare MediaPipe (decode + pose on every frame at run's input size, nothing
   else): the physical limit here;
-- frames/s of the whole default `run` (walker search, pose, gaits, model) and the ratio;
-- frames/s of `run --flip` (pose on every frame and on its mirror), and what the flip pass
-  changes in the gait (joint and affective-feature difference, labels);
+- frames/s of `run --no-flip` (walker search, one pose pass, gaits, model) and the ratio;
+- frames/s of the default `run` (the flip pass: pose on every frame and on its mirror),
+  and what the flip pass changes in the gait (joint and affective-feature difference, labels);
 - frames/s of `run --fast` and its multiple of real time;
 - what fast mode does to the gait: joint error and affective-feature error against the
   full-rate path on the same frames, and whether the labels agree;
-- peak RSS of `run` on the clip and on a copy REPEAT times longer (concatenated).
+- peak RSS of `run` (and `run --no-flip`) on the clip and on a copy REPEAT times longer (concatenated).
 """
 from __future__ import annotations
 
@@ -94,13 +94,13 @@ def gait_difference(full, fast) -> dict:
                 clip_labels_full=full.labels, clip_labels_fast=fast.labels)
 
 
-def peak_rss_of_run(video: str) -> tuple[float, float]:
-    """(peak RSS MiB, wall seconds) of a fresh `python -m pipeline run` on this video."""
+def peak_rss_of_run(video: str, *args: str) -> tuple[float, float]:
+    """(peak RSS MiB, wall seconds) of a fresh `python -m pipeline run VIDEO ARGS` on this video."""
     code = ("import resource,sys; from pipeline.cli import main\n"
-            "try:\n main(['run', sys.argv[1], '--json'])\nexcept SystemExit: pass\n"
+            "try:\n main(['run', sys.argv[1], '--json', *sys.argv[2:]])\nexcept SystemExit: pass\n"
             "print('RSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)")
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-c", code, video], capture_output=True, text=True, cwd=ROOT)
+    p = subprocess.run([sys.executable, "-c", code, video, *args], capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t0
     line = [l for l in p.stdout.splitlines() if l.startswith("RSS")]
     return (int(line[-1].split()[1]) / 1024 if line else float("nan")), wall
@@ -159,22 +159,24 @@ def main() -> None:
     n, t_bare = bare_mediapipe(a.video, MAX_SIDE)
     from pipeline.run import _load, DEFAULT_WEIGHTS
     _load(str(DEFAULT_WEIGHTS))  # warm: every timed run below finds torch and scipy imported
-    full, t_full = timed_analyze(a.video)
-    fast, t_fast = timed_analyze(a.video, fast=True)
+    full, t_full = timed_analyze(a.video, flip=False)  # one pass: the fast and downscaled paths compare with it
+    fast, t_fast = timed_analyze(a.video, fast=True, flip=False)
     bare_fps, full_fps, fast_fps = n / t_bare, n / t_full, n / t_fast
     print(f"video                 {a.video}  ({n} frames, {info.width}x{info.height}, {info.fps:g} fps)")
     print(f"bare MediaPipe        {bare_fps:6.1f} frames/s  ({t_bare:.1f} s)")
-    print(f"run (full rate)       {full_fps:6.1f} frames/s  ({t_full:.1f} s)  ratio to bare {full_fps / bare_fps:.2f}"
+    print(f"run --no-flip         {full_fps:6.1f} frames/s  ({t_full:.1f} s)  ratio to bare {full_fps / bare_fps:.2f}"
           "  (warm process; the CLI's cold start is below)")
-    print(f"run --fast (stride {fast.stride}) {fast_fps:6.1f} frames/s  ({t_fast:.1f} s)  "
+    print(f"run --fast --no-flip (stride {fast.stride}) {fast_fps:6.1f} frames/s  ({t_fast:.1f} s)  "
           f"{fast_fps / info.fps:.2f} x real time, {fast_fps / bare_fps:.2f} x bare")
     flipped, t_flip = timed_analyze(a.video, flip=True)
     df = gait_difference(full, flipped)
-    print(f"run --flip            {n / t_flip:6.1f} frames/s  ({t_flip:.1f} s)  the flip pass costs "
+    print(f"run (flip pass)       {n / t_flip:6.1f} frames/s  ({t_flip:.1f} s)  the flip pass costs "
           f"{t_flip / t_full:.2f} x; against one pass: joint difference {df['joint_error_cm']:.2f} cm, "
           f"affective-feature difference {df['feature_error_in_std']:.2f} std, window labels agree "
           f"{df['window_label_agreement']:.0%}, clip labels {df['clip_labels_full']} vs {df['clip_labels_fast']}")
-    small, t_small = timed_analyze(a.video, max_side=960)
+    fast_flip, t_fast_flip = timed_analyze(a.video, fast=True)
+    print(f"run --fast (flip)     {n / t_fast_flip:6.1f} frames/s  ({t_fast_flip:.1f} s)  {n / t_fast_flip / info.fps:.2f} x real time")
+    small, t_small = timed_analyze(a.video, max_side=960, flip=False)
     dn = gait_difference(full, small)
     print(f"downscaled to 960 px  {n / t_small:6.1f} frames/s vs {full_fps:.1f} at max {MAX_SIDE} px; joint error "
           f"{dn['joint_error_cm']:.2f} cm, affective-feature error {dn['feature_error_in_std']:.2f} std, "
@@ -187,10 +189,12 @@ def main() -> None:
         long = concat(a.video, a.repeat, str(Path(tmp) / "long.mp4"))
         short_rss, short_wall = peak_rss_of_run(a.video)
         long_rss, long_wall = peak_rss_of_run(long)
+        one_rss, _ = peak_rss_of_run(a.video, "--no-flip")
+        one_long_rss, _ = peak_rss_of_run(long, "--no-flip")
     print(f"CLI cold start        `python -m pipeline run` {short_wall:.1f} s wall for {n} frames "
           f"({n / short_wall:.1f} frames/s, imports included)")
     print(f"peak RSS run          {short_rss:.0f} MiB ({n} frames), {long_rss:.0f} MiB ({a.repeat}x longer, "
-          f"{long_wall:.0f} s), ratio {long_rss / short_rss:.2f}")
+          f"{long_wall:.0f} s), ratio {long_rss / short_rss:.2f}; --no-flip {one_rss:.0f} and {one_long_rss:.0f} MiB")
     print(json.dumps(dict(bare_fps=bare_fps, run_fps=full_fps, fast_fps=fast_fps, flip_fps=n / t_flip,
                           flip_cost=t_flip / t_full, ratio=full_fps / bare_fps,
                           fast_realtime=fast_fps / info.fps, rss_short=short_rss, rss_long=long_rss, **d)))

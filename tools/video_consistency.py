@@ -73,7 +73,7 @@ def write_variant(video: Path, kind: str, out: Path, box: tuple | None = None) -
     return out
 
 
-def answer(video: Path, weights: str, fast: bool = False, flip: bool = False) -> dict:
+def answer(video: Path, weights: str, fast: bool = False, flip: bool = True) -> dict:
     """The clip answer of `run` (its main walker): {'argmax', 'labels', 'probs', 'view',
     'uncertain', 'because', 'region', 'walkers'} or {'error'}; 'walkers' holds every
     walker's {'region', 'argmax', 'uncertain'} (regions in this video's pixels)."""
@@ -141,7 +141,7 @@ def from_run_json(res: dict) -> dict:
 
 
 def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VARIANTS,
-                references: dict | None = None, flip: bool = False) -> dict:
+                references: dict | None = None, flip: bool = True) -> dict:
     """{clip: {'reference': answer, variant: answer, ...}} and the agreement shares
     (over `variants`, a subset of VARIANTS). references: {str(video): answer} already
     computed at full rate with these weights (e.g. from_run_json), used in place of
@@ -223,7 +223,8 @@ def main() -> None:
     ap.add_argument("videos", nargs="*")
     ap.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
     ap.add_argument("--json", help="write every answer here")
-    ap.add_argument("--flip", action="store_true", help="analyse every clip and variant as `run --flip` does")
+    ap.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
+                    help="analyse every clip and variant with the flip pass, as `run` does (default; --no-flip: one pass)")
     ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="analyse nothing: join the --json results of several runs (e.g. halves of a folder run "

@@ -84,7 +84,7 @@ def window_power_above(positions: np.ndarray, fps: float, hz: float = 4.0) -> fl
 
 def analyse_clip(path: Path) -> dict:
     from pipeline.run import RunConfig, analyze
-    an = analyze(str(path), RunConfig(), classify=False)
+    an = analyze(str(path), RunConfig(flip=False), classify=False)
     persons = []
     for p in an.walkers:
         st = track_stats(p.track.world, p.track.fps)
