@@ -50,18 +50,18 @@ def assert_clean_error(proc):
 @pytest.fixture(scope="session")
 def _sample_cli(tmp_path_factory):
     """`run --json --save-analysis` on the bundled sample, once per test session (the
-    main job as the README runs it, flip pass included): (the JSON, the analysis file)."""
+    main job as the README runs it, flip pass included): (the JSON, the analysis file, stderr)."""
     import json
     out = tmp_path_factory.mktemp("run")
     p = run_cli("run", SAMPLE_VIDEO, "--json", "--save-analysis", out / "a.npz")
     assert p.returncode == 0, p.stderr
-    return json.loads(p.stdout), out / "a.npz"
+    return json.loads(p.stdout), out / "a.npz", p.stderr
 
 
 @pytest.fixture(scope="session")
 def sample_run(_sample_cli):
     """The session's `run` of the sample: (the JSON, the main walker's track arrays)."""
-    res, path = _sample_cli
+    res, path, _ = _sample_cli
     d = np.load(path)
     k = int(np.flatnonzero(d["ids"] == res["person"])[0])  # the main walker's track
     return res, dict(frames=d["frames"], fps=d["fps"], world=d["world"][k], image=d["image"][k],

@@ -286,7 +286,7 @@ def test_a_checkpoint_that_does_not_fit_is_refused_before_pose(tmp_path):
     assert "corrupt" in p.stderr
 
 
-def test_a_variable_frame_rate_is_measured_and_warned_about(tmp_path):
+def test_a_variable_frame_rate_is_measured_and_warned_about(tmp_path, _sample_cli):
     """Case 13: variable-frame-rate video was treated as constant-rate without a word."""
     import imageio_ffmpeg
     vfr = tmp_path / "vfr.mp4"
@@ -298,5 +298,5 @@ def test_a_variable_frame_rate_is_measured_and_warned_about(tmp_path):
     t = json.loads(p.stdout)["timing"]
     assert t["variable_frame_rate"] and t["max_time_error_s"] > 1.0
     assert "variable frame rate" in p.stderr
-    p = run_cli("run", SAMPLE_VIDEO, "--json", "--fast", "--no-flip")
-    assert json.loads(p.stdout)["timing"]["variable_frame_rate"] is False and "variable" not in p.stderr
+    res, _, stderr = _sample_cli  # the session's `run --json` of the (constant-rate) sample
+    assert res["timing"]["variable_frame_rate"] is False and "variable" not in stderr

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import SAMPLE_VIDEO
 from pipeline.run import DEFAULT_WEIGHTS
-from tools.video_consistency import consistency, crop_box, same_person, to_reference, transform
+from tools.video_consistency import consistency, crop_box, from_run_json, same_person, to_reference, transform
 
 
 def test_variants_transform_the_frames():
@@ -34,10 +34,13 @@ def test_the_main_walker_is_found_again_by_place_in_each_variant():
     assert same_person(ref, var, "fast", 640) is None  # nobody there unmirrored
 
 
-def test_the_samples_answer_holds_in_fast_mode_and_mirrored_with_the_flip_pass():
+def test_the_samples_answer_holds_in_fast_mode_and_mirrored_with_the_flip_pass(sample_run):
     asked = ("fast", "mirror")  # half and crop are left to the tool's runs over the shared clips (README)
     # reference and variants as `run` answers them (with the flip pass, the default)
-    res = consistency([SAMPLE_VIDEO], str(DEFAULT_WEIGHTS), log=lambda m: None, variants=asked)
+    # (the reference is the session's `run --json` of the sample)
+    ref = from_run_json(sample_run[0])
+    res = consistency([SAMPLE_VIDEO], str(DEFAULT_WEIGHTS), log=lambda m: None, variants=asked,
+                      references={str(SAMPLE_VIDEO): ref})
     row = res["clips"][str(SAMPLE_VIDEO)]
     assert res["analysed"] == 1 and set(row) == {"reference", *asked}
     assert all("argmax" in row[k] for k in asked), row  # every variant is analysed

@@ -135,9 +135,11 @@ def from_run_json(res: dict) -> dict:
     clip = res["clip"]
     main = next(p for p in res["persons"] if p["id"] == res["person"])
     probs = [clip["probs"][e] for e in EMOTIONS]
+    walkers = [{"region": list(p["region"]), "argmax": p["clip"]["argmax"], "uncertain": bool(p["clip"].get("uncertain"))}
+               for p in res["persons"] if p["walking"]]
     return {"argmax": EMOTIONS[int(np.argmax(probs))], "labels": clip["labels"], "probs": probs,
             "view": clip["view"], "uncertain": bool(clip.get("uncertain")), "because": clip.get("because", []),
-            "region": list(main["region"])}
+            "region": list(main["region"]), "walkers": walkers}
 
 
 def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VARIANTS,
