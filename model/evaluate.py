@@ -191,7 +191,8 @@ def paired_difference(a: dict, b: dict, n: int = N_BOOT, seed: int = 0) -> dict:
 
 
 def cross_validate_method(gs: GaitSet, fit_predict, k: int = 5, seed: int = 0, repeats: int = 1,
-                          extra_unlabeled: GaitSet | None = None, protocol: str = "bandai-cv-by-take") -> dict:
+                          extra_unlabeled: GaitSet | None = None, protocol: str = "bandai-cv-by-take",
+                          n_boot: int = N_BOOT) -> dict:
     """Repeated k-fold CV by recording of any method.
 
     fit_predict(train_set, test_set, fold) -> (probs (n_test, C), info dict) trains on
@@ -223,7 +224,7 @@ def cross_validate_method(gs: GaitSet, fit_predict, k: int = 5, seed: int = 0, r
     keys = list(EMOTIONS) + ["mAP"]
     per_rep = [average_precision(labels, p) for p in oof]
     pooled = {n: float(np.nanmean([a[n] for a in per_rep])) for n in keys}
-    pooled["ci"] = bootstrap_map(labels, oof, recs)
+    pooled["ci"] = bootstrap_map(labels, oof, recs, n=n_boot)
     pooled["accuracy"] = float(np.mean([accuracy(labels, p) for p in oof]))
     return dict(protocol=protocol, k=k, seed=seed, repeats=repeats, folds=rows, infos=infos,
                 pooled=pooled, chance=chance(labels),
@@ -247,7 +248,7 @@ def recording_level(probs: np.ndarray, labels: np.ndarray, recordings: np.ndarra
 
 def cross_validate(gs: GaitSet, cfg: TrainConfig = TrainConfig(), k: int = 5, seed: int = 0, repeats: int = 1,
                    extra_unlabeled: GaitSet | None = None, progress: bool = False,
-                   protocol: str = "bandai-cv-by-take", **model_kw) -> dict:
+                   protocol: str = "bandai-cv-by-take", n_boot: int = N_BOOT, **model_kw) -> dict:
     """Repeated k-fold CV by recording of the paper's network (see cross_validate_method)."""
     from .model import ModelConfig
 
@@ -255,7 +256,7 @@ def cross_validate(gs: GaitSet, cfg: TrainConfig = TrainConfig(), k: int = 5, se
         model, hist = train(train_set, replace(cfg, seed=cfg.seed + f), ModelConfig(**model_kw), progress=progress)
         return predict(model, test), {"history": hist, "chosen_step": model.chosen_step}
 
-    return cross_validate_method(gs, fit_predict, k, seed, repeats, extra_unlabeled, protocol)
+    return cross_validate_method(gs, fit_predict, k, seed, repeats, extra_unlabeled, protocol, n_boot)
 
 
 # ---- checks of what the network learned ------------------------------------------------------

@@ -158,22 +158,31 @@ def test_affective_targets_are_robust_to_outliers():
     assert abs(z.max()) <= 3 and z[..., 6].std() > 0.5  # min-max scaling squeezed feature 6 to ~0
 
 
+def _posture_model(ref: str):
+    """The network trained on the posture set with the input `ref`: (model, train, test)."""
+    torch.manual_seed(0)
+    np.random.seed(0)
+    cfg = GaitConfig(rotations=ref)
+    tr, te = posture_set(cfg, seed=0), posture_set(cfg, n_rec=3, seed=1)
+    # mirror=False: the synthetic body is not left-right symmetric (its classes are
+    # postures, and a mirrored body is a posture of its own); video_like=0: this set
+    # compares two inputs, and at 400 steps of a small network the video-like copies'
+    # noise blurs its 15-20 degree leans (their effect on real data: docs/VIDEO.md)
+    model, _ = train(tr, TrainConfig(steps=400, lr=3e-3, batch_size=16, eval_every=100, threads=1, rotations=ref,
+                                     mirror=False, video_like=0.0),
+                     ModelConfig(**SMALL))
+    return model, tr, te
+
+
 @pytest.fixture(scope="module")
 def posture_models():
-    """The same network trained on the posture set with either input."""
-    out = {}
-    for ref in ("rest", "first_frame"):
-        cfg = GaitConfig(rotations=ref)
-        tr, te = posture_set(cfg, seed=0), posture_set(cfg, n_rec=3, seed=1)
-        # mirror=False: the synthetic body is not left-right symmetric (its classes are
-        # postures, and a mirrored body is a posture of its own); video_like=0: this set
-        # compares two inputs, and at 400 steps of a small network the video-like copies'
-        # noise blurs its 15-20 degree leans (their effect on real data: docs/VIDEO.md)
-        model, _ = train(tr, TrainConfig(steps=400, lr=3e-3, batch_size=16, eval_every=100, threads=1, rotations=ref,
-                                         mirror=False, video_like=0.0),
-                         ModelConfig(**SMALL))
-        out[ref] = (model, tr, te)
-    return out
+    """The same network trained on the posture set with either input, the two side by side
+    in two processes (one core each)."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    refs = ("rest", "first_frame")
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return dict(zip(refs, pool.map(_posture_model, refs)))
 
 
 def test_the_network_learns_a_held_posture_only_from_the_rest_input(posture_models):

@@ -8,8 +8,9 @@ Every method is trained and scored by one harness: the same folds by recording
 (model.evaluate.average_precision). Results are saved to OUT/results.json as each
 method finishes (so a killed report resumes with --reuse OUT/results.json).
 
---quick runs a tiny subset (2 labeled takes per emotion, 2 folds, a few steps) to check the
-whole path end to end in seconds; its numbers mean nothing.
+--quick runs a tiny subset (2 labeled takes per emotion, 2 folds, a few steps, 100 bootstrap
+resamples where the report makes 500) to check the whole path end to end in about a
+minute; its numbers mean nothing.
 
 Emotion-Gait: import the release first, choosing its label order, then run the report
 on that file:
@@ -27,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from model import baselines
-from model.evaluate import cross_validate, cross_validate_method, paired_difference
+from model.evaluate import N_BOOT, cross_validate, cross_validate_method, paired_difference
 from model.train import TrainConfig
 from pose_lifting import dataset
 from pose_lifting.dataset import EMOTIONS, GaitSet
@@ -67,14 +68,14 @@ def tiny(gs: GaitSet, per_class: int = 2, unlabeled: int = 2) -> GaitSet:
     return gs.subset(np.flatnonzero(np.isin(gs.recording, keep)))
 
 
-def methods(cfg: TrainConfig) -> dict:
+def methods(cfg: TrainConfig, n_boot: int = N_BOOT) -> dict:
     def taew(**kw):
         model_kw = {k: kw.pop(k) for k in ("norm",) if k in kw}
         return lambda gs, k, seed, repeats, extra: cross_validate(gs, replace(cfg, **kw), k, seed, repeats, extra,
-                                                                   **model_kw)
+                                                                   n_boot=n_boot, **model_kw)
 
     def base(fp):
-        return lambda gs, k, seed, repeats, extra: cross_validate_method(gs, fp, k, seed, repeats)
+        return lambda gs, k, seed, repeats, extra: cross_validate_method(gs, fp, k, seed, repeats, n_boot=n_boot)
 
     return {
         "features_logreg": base(baselines.fit_predict_features),
@@ -92,9 +93,9 @@ def methods(cfg: TrainConfig) -> dict:
     }
 
 
-def run_all(gs, cfg, k, seed, repeats, out: Path, reuse: dict, extra=None, only=None) -> dict:
+def run_all(gs, cfg, k, seed, repeats, out: Path, reuse: dict, extra=None, only=None, n_boot: int = N_BOOT) -> dict:
     results = dict(reuse)
-    for name, fn in methods(cfg).items():
+    for name, fn in methods(cfg, n_boot).items():
         if only and name not in only:
             continue
         reps = repeats if name in REPEATED else 1
@@ -249,11 +250,11 @@ COMPARISONS = [("taew_full", "features_logreg"), ("taew_full", "stgcn"), ("taew_
                ("taew_full", "taew_first_frame"), ("taew_full", "taew_no_mirror"), ("taew_full", "taew_no_affective"), ("taew_full", "taew_batch_norm")]
 
 
-def comparison_table(results: dict) -> str:
+def comparison_table(results: dict, n_boot: int = N_BOOT) -> str:
     rows = ["| a | b | mAP a - b | 95 % interval |", "|---|---|---|---|"]
     for a, b in COMPARISONS:
         if a in results and b in results:
-            d = paired_difference(results[a], results[b])
+            d = paired_difference(results[a], results[b], n=n_boot)
             rows.append(f"| {label(a, results)} | {label(b, results)} | {d['diff']:+.3f} | {d['lo']:+.3f} to {d['hi']:+.3f} |")
     return "\n".join(rows)
 
@@ -279,7 +280,7 @@ def _repeats_text(results: dict, seed: int) -> str:
 
 
 def write_report(gs: GaitSet, results: dict, out: Path, data: str, k: int, seed: int, repeats: int,
-                 cfg: TrainConfig, quick: bool) -> Path:
+                 cfg: TrainConfig, quick: bool, n_boot: int = N_BOOT) -> Path:
     figs = out / "figures"
     figs.mkdir(parents=True, exist_ok=True)
     fig_features(gs, figs / "fig4_features.png")
@@ -330,7 +331,7 @@ def write_report(gs: GaitSet, results: dict, out: Path, data: str, k: int, seed:
         "",
         "Paired differences (same folds, same recording resamples for both methods):",
         "",
-        comparison_table(results),
+        comparison_table(results, n_boot),
         "",
         "## Unlabeled data (the paper's Figure 5)",
         "",
@@ -379,9 +380,10 @@ def main() -> None:
     ap.add_argument("--only", help="comma list of methods to run")
     a = ap.parse_args()
     gs = dataset.load(a.data)
-    k, steps, repeats = a.folds, a.steps, a.repeats
+    k, steps, repeats, n_boot = a.folds, a.steps, a.repeats, N_BOOT
     if a.quick:
         gs, k, steps, repeats = tiny(gs), 2, 4, 1
+        n_boot = 100  # the intervals of a tiny subset mean nothing: fewer resamples
     extra = None
     if a.extra:
         extra = GaitSet.concat([dataset.load(p) for p in a.extra])
@@ -390,8 +392,8 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     reuse = json.loads(Path(a.reuse).read_text()) if a.reuse and Path(a.reuse).is_file() else {}
-    results = run_all(gs, cfg, k, a.seed, repeats, out, reuse, extra, a.only.split(",") if a.only else None)
-    print(write_report(gs, results, out, a.data, k, a.seed, repeats, cfg, a.quick))
+    results = run_all(gs, cfg, k, a.seed, repeats, out, reuse, extra, a.only.split(",") if a.only else None, n_boot)
+    print(write_report(gs, results, out, a.data, k, a.seed, repeats, cfg, a.quick, n_boot))
 
 
 if __name__ == "__main__":
