@@ -339,7 +339,7 @@ def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Pe
     p = Person(tr.person, False, "", int(seen[0]), int(seen[-1]), round(seen[0] / info.fps, 3),
                round(seen[-1] / info.fps, 3), people.region(tr, info.width, info.height), moved, track=tr)
     longest = max(s.duration for s in segs)
-    reasons, marginal = [], []
+    reasons, kept = [], []            # kept: (window, gait inputs, passed the full threshold)
     for si, seg in enumerate(segs):
         try:
             spans = window_starts(len(seg.frames), seg.fps, gait_cfg)
@@ -362,24 +362,23 @@ def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Pe
                 q["stride_margin"] = round(margin, 3)
             w = Window(si, f0, f1, f0 / info.fps, f1 / info.fps, [], q, chk.passed)
             p.windows.append(w)
-            stretched = (e - s) / seg.fps < gait_cfg.window_s - 1e-6
+            # the window is resampled and normalised once, for the check and the gait
+            args = (raw, f0, f1, gait_cfg, (e - s) / seg.fps < gait_cfg.window_s - 1e-6)
             if chk.passed:
-                # the window is resampled and normalised once, for the check and the gait
-                p.gaits.append(finish_gait(raw, f0, f1, gait_cfg, stretched=stretched))
+                kept.append((w, args, True))
             else:
                 reasons.append(chk.reason)
                 if chk.reason.startswith("steps too short") and margin >= lifting.STRIDE_RAMP[0]:
-                    marginal.append((w, raw, f0, f1, stretched))
-    if p.gaits and marginal:
-        # a walker's windows just short of the stride threshold count too, with the little
-        # weight their margin gives (window_weight): the answer does not jump when a window
-        # crosses the threshold by a hair (in --fast, at half resolution)
-        for w, raw, f0, f1, stretched in marginal:
-            w.passed, w.quality["reason"], w.quality["marginal"] = True, "", True
-        gaits = {id(w): g for w, g in zip([w for w in p.windows if w.passed and not w.quality.get("marginal")], p.gaits)}
-        gaits.update({id(w): finish_gait(raw, f0, f1, gait_cfg, stretched=stretched)
-                      for w, raw, f0, f1, stretched in marginal})
-        p.gaits = [gaits[id(w)] for w in p.windows if w.passed]
+                    kept.append((w, args, False))
+    # a walker's windows just short of the stride threshold count too, with the little
+    # weight their margin gives (window_weight): the answer does not jump when a window
+    # crosses the threshold by a hair (in --fast, at half resolution)
+    walks = any(full for _, _, full in kept)
+    for w, (raw, f0, f1, cfg, stretched), full in kept:
+        if full or walks:
+            if not full:
+                w.passed, w.quality["reason"], w.quality["marginal"] = True, "", True
+            p.gaits.append(finish_gait(raw, f0, f1, cfg, stretched=stretched))
     if not p.windows:
         need = gait_cfg.min_fraction * gait_cfg.window_s
         p.reason = (f"the person is tracked for at most {longest:.2f} s without a break; "

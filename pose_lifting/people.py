@@ -239,34 +239,13 @@ def _gaps(a: list[Track], b: list[Track]) -> np.ndarray:
     return np.where(ok, d, np.inf)
 
 
-def _hip_gaps(a: Track, b: Track) -> np.ndarray:
-    """Distance between two tracks' hips on each frame both see, in body heights (F,)."""
-    g = _gaps([a], [b])[0, 0]
-    return g[np.isfinite(g)]
-
-
-def person_distance(a: Track, b: Track) -> float:
-    """Median distance between two tracks' hips over the frames both see, in body heights
-    (inf when they share fewer than 3 frames)."""
-    gaps = _hip_gaps(a, b)
-    return float(np.median(gaps)) if len(gaps) >= 3 else float("inf")
-
-
-def same_person(a: Track, b: Track) -> bool:
-    """Whether two tracks on the same frames follow one body: seen together in at least 3
-    frames, hips within SAME_PERSON body heights on at least LINK_SHARE of them (a track
-    that swaps people where two cross agrees on about half)."""
-    gaps = _hip_gaps(a, b)
-    return len(gaps) >= 3 and float((gaps < SAME_PERSON).mean()) >= LINK_SHARE
-
-
-def _near(a: Track, b: Track, frames: int = 3) -> bool:
-    """Whether two tracks' hips come within SAME_PERSON body heights in at least `frames` frames."""
-    return int((_hip_gaps(a, b) < SAME_PERSON).sum()) >= frames
-
-
-def _seen_together(a: Track, b: Track, frames: int = 3) -> bool:
-    return int((_seen(a) & _seen(b)).sum()) >= frames
+def same_person(gaps: np.ndarray) -> bool:
+    """Whether two tracks on the same frames follow one body, from their hip gaps on every
+    frame (_gaps, (N,)): seen together in at least 3 frames, hips within SAME_PERSON body
+    heights on at least LINK_SHARE of them (a track that swaps people where two cross
+    agrees on about half)."""
+    g = gaps[np.isfinite(gaps)]
+    return len(g) >= 3 and float((g < SAME_PERSON).mean()) >= LINK_SHARE
 
 
 def _unique_min(g: np.ndarray, axis: int) -> np.ndarray:
@@ -320,19 +299,20 @@ def _fill(hips: np.ndarray, height: np.ndarray, have: np.ndarray, cand: np.ndarr
     return take
 
 
-def _link(direct: list[Track], flipped: list[Track]) -> list[list[int]]:
-    """Groups of track indices (direct first, then flipped) that follow one body: pairs of
-    the two passes that are the same_person, closest first and transitively, never joining
-    two tracks of one pass seen together."""
-    tracks = list(direct) + list(flipped)
-    side = [0] * len(direct) + [1] * len(flipped)
-    group = {i: [i] for i in range(len(tracks))}        # root -> members
-    root = list(range(len(tracks)))
-    pairs = sorted((person_distance(a, b), i, len(direct) + j) for i, a in enumerate(direct)
-                   for j, b in enumerate(flipped) if same_person(a, b))
+def _link(gaps: np.ndarray, seen: np.ndarray) -> list[list[int]]:
+    """Groups of track indices (the D direct tracks first, then the M mirrored ones) that
+    follow one body: pairs of the two passes that are the same_person, closest (median
+    gap) first and transitively, never joining two tracks of one pass seen together in 3
+    frames or more. gaps: (D, M, N) from _gaps; seen: (D + M, N)."""
+    D, M = gaps.shape[:2]
+    side = [0] * D + [1] * M
+    group = {i: [i] for i in range(D + M)}              # root -> members
+    root = list(range(D + M))
+    pairs = sorted((float(np.median(gaps[i, j][np.isfinite(gaps[i, j])])), i, D + j)
+                   for i in range(D) for j in range(M) if same_person(gaps[i, j]))
     for _, i, j in pairs:
         ri, rj = root[i], root[j]
-        if ri == rj or any(side[x] == side[y] and _seen_together(tracks[x], tracks[y])
+        if ri == rj or any(side[x] == side[y] and (seen[x] & seen[y]).sum() >= 3
                            for x in group[ri] for y in group[rj]):
             continue
         for y in group.pop(rj):
@@ -367,18 +347,21 @@ def merge_mirrored(direct: list[Track], flipped: list[Track]) -> list[Track]:
     else:
         gaps = _gaps(direct, flipped)                      # (D, M, N)
         match = match_poses(gaps)
-        fseen = np.stack([_seen(t) for t in flipped])      # (M, N)
+        seen = np.stack([_seen(t) for t in list(direct) + list(flipped)])
+        fseen = seen[D:]                                   # (M, N)
         fhips = np.stack([_hip_height(t)[0] for t in flipped])
-        free = fseen & ~(gaps < SAME_PERSON).any(0)        # mirrored poses on no direct pose's body
+        near = gaps < SAME_PERSON
+        free = fseen & ~near.any(0)                        # mirrored poses on no direct pose's body
         out = []
-        for members in _link(direct, flipped):
+        for members in _link(gaps, seen):
             dm, fm = [k for k in members if k < D], [k - D for k in members if k >= D]
             if not dm:
-                if match[:, fm].any() or any(_near(flipped[m], t) for m in fm for t in direct):
-                    continue  # the direct pass follows this body under other ids (a swap): dropped
+                # a mirrored track that runs into a direct one (3 frames or more) swapped people: dropped
+                if match[:, fm].any() or (near[:, fm].sum(-1) >= 3).any():
+                    continue
                 out.append(merge_group([flipped[m] for m in fm]))
                 continue
-            dseen = np.stack([_seen(direct[k]) for k in dm])
+            dseen = seen[dm]
             have = dseen.any(0)
             use_f = match[dm].any(0)                       # (M, N) mirrored poses on this person's direct poses
             hh = [_hip_height(direct[k]) for k in dm]

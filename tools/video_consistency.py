@@ -158,12 +158,11 @@ def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VA
                 info = probe(str(v))
                 if "fast" in variants:
                     row["fast"] = answer(v, weights, fast=True, flip=flip)
+                box = crop_box(ref["region"], info.width, info.height)
                 for kind in [k for k in variants if k != "fast"]:
-                    box = crop_box(ref["region"], info.width, info.height) if kind == "crop" else None
-                    path = write_variant(v, kind, Path(tmp) / f"{kind}.mp4", box)
+                    path = write_variant(v, kind, Path(tmp) / f"{kind}.mp4", box if kind == "crop" else None)
                     row[kind] = answer(path, weights, flip=flip)
                 for kind in variants:
-                    box = crop_box(ref["region"], info.width, info.height) if kind == "crop" else None
                     if "walkers" in ref and "walkers" in row[kind]:
                         row[kind]["same_person"] = same_person(ref, row[kind], kind, info.width, box)
             rows[str(v)] = row
