@@ -357,7 +357,7 @@ def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Pe
             margin = lifting.stride_margin(chk.stride, deg)
             q = dict(steps=chk.steps, feet_spread=chk.stride, seen=round(float(obs), 3), visibility=round(chk.visibility, 3),
                      bone_ratio=round(chk.bone_ratio, 3), interpolated=round(seg.interpolated, 3), view=view,
-                     heading_deg=deg, reason=chk.reason)
+                     heading_deg=deg, reason=chk.reason, **chk.extra)
             if margin is not None:
                 q["stride_margin"] = round(margin, 3)
             w = Window(si, f0, f1, f0 / info.fps, f1 / info.fps, [], q, chk.passed)

@@ -315,7 +315,7 @@ def view_of(positions: np.ndarray) -> tuple[str, float]:
 class WalkCheck:
     """Quality figures of one gait window, and whether it passes."""
 
-    steps: int            # foot-order changes along the walking direction
+    steps: int            # steps seen: foot-order changes along the walking direction, or heel-lift turns (check_window)
     stride: float         # range (5th-95th percentile) of the feet's separation along it, in leg lengths
     visibility: float
     bone_ratio: float     # worst raw thigh/shin length ratio against the canonical body
@@ -350,10 +350,20 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
                  heading_deg: float | None = None) -> WalkCheck:
     """raw: (T, 21, 3) positions of one window before canonicalisation, metres.
 
-    Walking means the feet change order along the body's forward direction at least
-    `min_steps` times, each with a separation above 8 cm (hysteresis), and, when the
-    heading to the camera is given (view_of), that they spread apart at least
-    min_stride(heading_deg) leg lengths: shuffling and stepping in place do not.
+    Walking means the feet take at least `min_steps` steps, and, when the heading to the
+    camera is given (view_of), that they spread apart at least min_stride(heading_deg) leg
+    lengths along the forward direction: shuffling and stepping in place do not.
+    A step is counted from either of two cues (the larger count stands):
+    - the feet change order along the body's forward direction, each time more than
+      STEP_HYSTERESIS (8 cm) apart;
+    - in a frontal view only (heading within FRONTAL_DEG of the camera axis), the heels
+      take turns being the higher one, by more than LIFT_HYSTERESIS (5 cm) about the
+      window's median difference. Heights do not depend on the depth MediaPipe guesses,
+      so this cue sees the steps of a walker coming toward the camera or going away from
+      it, whose guessed depth flattens the feet's order and can keep it from ever
+      swapping (measured on the shared pedestrian clip; README, 'Walking or not'). Seen
+      from the side the order is measured across the image and stands alone: there the
+      lift cue let a jittery false detection pass (measured on assemblyai_walking.mp4).
     Bone lengths must be within a factor 2 of the canonical body's.
     """
     from .gait import heading
@@ -362,12 +372,11 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
     J = ELMD21.index
     fwd = heading(raw)                                           # (T, 3)
     sep = ((raw[:, J("l_heel")] - raw[:, J("r_heel")]) * fwd).sum(-1)   # (T,)
-    state, steps = 0, 0
-    for v in sep:
-        s = 1 if v > 0.08 else (-1 if v < -0.08 else 0)
-        if s and state and s != state:
-            steps += 1
-        state = s or state
+    lift = raw[:, J("l_heel"), 1] - raw[:, J("r_heel"), 1]              # (T,)
+    order_steps = alternations(sep, STEP_HYSTERESIS)
+    lift_steps = alternations(lift - np.median(lift), LIFT_HYSTERESIS)
+    frontal = heading_deg is not None and min(abs(heading_deg), 180 - abs(heading_deg)) < FRONTAL_DEG
+    steps = max(order_steps, lift_steps) if frontal else order_steps
     stride = float(np.percentile(sep, 95) - np.percentile(sep, 5))
     ratios = []
     for a, b in (("l_hip", "l_knee"), ("l_knee", "l_heel"), ("r_hip", "r_knee"), ("r_knee", "r_heel")):
@@ -386,4 +395,19 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
     elif heading_deg is not None and stride < min_stride(heading_deg):
         reason = (f"steps too short for a walk ({stride:.2f} leg lengths; at least {min_stride(heading_deg):.2f} "
                   f"at this heading)")
-    return WalkCheck(steps, round(stride, 3), float(visibility), ratio, not reason, reason)
+    return WalkCheck(steps, round(stride, 3), float(visibility), ratio, not reason, reason,
+                     dict(order_steps=order_steps, lift_steps=lift_steps))
+
+
+STEP_HYSTERESIS, LIFT_HYSTERESIS = 0.08, 0.05  # metres
+
+
+def alternations(x: np.ndarray, hysteresis: float) -> int:
+    """x: (T,). How often x swings from above +hysteresis to below -hysteresis or back."""
+    state, n = 0, 0
+    for v in x:
+        s = 1 if v > hysteresis else (-1 if v < -hysteresis else 0)
+        if s and state and s != state:
+            n += 1
+        state = s or state
+    return n

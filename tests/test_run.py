@@ -126,6 +126,41 @@ def test_walk_check_tells_walking_from_standing():
     assert "visibility" in lifting.check_window(walk, 0.2).reason
 
 
+def test_walk_check_counts_heel_lifts_where_guessed_depth_hides_the_steps():
+    """A walker coming toward the camera: MediaPipe's guessed depth flattens the feet's
+    forward order and biases it so that it never swaps (as on the shared pedestrian clip).
+    The heels still take turns being lifted, and that counts as steps in a frontal view;
+    lifting the heels in turn on the spot does not make a walk."""
+    from test_gait import synthetic_walk
+    from pose_lifting.gait import normalize, resample
+    from pose_lifting.skeletons import ELMD21
+    J = ELMD21.index
+    walk = normalize(resample(synthetic_walk(n=61), 0, 60))          # (48, 21, 3), facing +Z
+    t = np.linspace(0, 2, len(walk))
+    feet = [J(n) for n in ("l_knee", "l_heel", "l_toe", "r_knee", "r_heel", "r_toe")]
+    flat = walk.copy()
+    root = walk[:, J("root"), 2:3]
+    flat[:, feet, 2] = root + 0.5 * (walk[:, feet, 2] - root)         # depth flattened...
+    flat[:, [J("l_knee"), J("l_heel"), J("l_toe")], 2] += [0.1, 0.2, 0.2]  # ...and the left foot always ahead
+    order = lifting.check_window(flat, 0.9, heading_deg=0.0)
+    assert order.extra["order_steps"] == 0 and not order.passed and "alternate" in order.reason
+    lifted = flat.copy()
+    lifted[:, [J("l_heel"), J("l_toe")], 1] += 0.07 * np.maximum(0, np.sin(2 * np.pi * t))[:, None]
+    lifted[:, [J("r_heel"), J("r_toe")], 1] += 0.07 * np.maximum(0, -np.sin(2 * np.pi * t))[:, None]
+    chk = lifting.check_window(lifted, 0.9, heading_deg=0.0)
+    assert chk.passed and chk.extra["lift_steps"] >= 3 and chk.steps == chk.extra["lift_steps"]
+    # seen from the side the feet's order is measured across the image: lifts do not stand in for it
+    side = lifting.check_window(lifted, 0.9, heading_deg=90.0)
+    assert side.steps == 0 and not side.passed and "alternate" in side.reason
+    # the same lifts on the spot: the feet keep their places, steps too short for a walk
+    spot = np.repeat(lifted[:1], len(lifted), 0)
+    spot[:, :, 1] = lifted[:, :, 1]
+    chk = lifting.check_window(spot, 0.9, heading_deg=0.0)
+    assert chk.extra["lift_steps"] >= 3 and not chk.passed and "too short" in chk.reason
+    # a side walk is still counted by the feet's order, with no lift at all
+    assert lifting.check_window(walk, 0.9, heading_deg=90.0).extra["order_steps"] >= 3
+
+
 def test_bad_inputs(tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("this is not a video\n" * 50)
