@@ -363,7 +363,7 @@ def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Pe
             w = Window(si, f0, f1, f0 / info.fps, f1 / info.fps, [], q, chk.passed)
             p.windows.append(w)
             # the window is resampled and normalised once, for the check and the gait
-            args = (raw, f0, f1, gait_cfg, (e - s) / seg.fps < gait_cfg.window_s - 1e-6)
+            args = (raw, f0, f1, (e - s) / seg.fps < gait_cfg.window_s - 1e-6)
             if chk.passed:
                 kept.append((w, args, True))
             else:
@@ -374,11 +374,11 @@ def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Pe
     # weight their margin gives (window_weight): the answer does not jump when a window
     # crosses the threshold by a hair (in --fast, at half resolution)
     walks = any(full for _, _, full in kept)
-    for w, (raw, f0, f1, cfg, stretched), full in kept:
+    for w, (raw, f0, f1, stretched), full in kept:
         if full or walks:
             if not full:
                 w.passed, w.quality["reason"], w.quality["marginal"] = True, "", True
-            p.gaits.append(finish_gait(raw, f0, f1, cfg, stretched=stretched))
+            p.gaits.append(finish_gait(raw, f0, f1, gait_cfg, stretched=stretched))
     if not p.windows:
         need = gait_cfg.min_fraction * gait_cfg.window_s
         p.reason = (f"the person is tracked for at most {longest:.2f} s without a break; "

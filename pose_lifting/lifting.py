@@ -306,9 +306,15 @@ def view_of(positions: np.ndarray) -> tuple[str, float]:
     from .gait import heading
     f = np.nanmean(heading(np.asarray(positions, np.float64)), axis=0)
     deg = float(np.degrees(np.arctan2(f[0], f[2])))
-    a = min(abs(deg), 180 - abs(deg))  # 0: along the camera axis, 90: across it
+    a = from_camera_axis(deg)
     view = "frontal" if a < FRONTAL_DEG else "side" if a >= SIDE_DEG else "oblique"
     return view, round(deg, 1)
+
+
+def from_camera_axis(heading_deg: float) -> float:
+    """A heading's angle from the camera axis, either way (degrees): 0 toward or away from
+    the camera, 90 across it."""
+    return min(abs(heading_deg), 180 - abs(heading_deg))
 
 
 @dataclass
@@ -375,7 +381,7 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
     lift = raw[:, J("l_heel"), 1] - raw[:, J("r_heel"), 1]              # (T,)
     order_steps = alternations(sep, STEP_HYSTERESIS)
     lift_steps = alternations(lift - np.median(lift), LIFT_HYSTERESIS)
-    frontal = heading_deg is not None and min(abs(heading_deg), 180 - abs(heading_deg)) < FRONTAL_DEG
+    frontal = heading_deg is not None and from_camera_axis(heading_deg) < FRONTAL_DEG
     steps = max(order_steps, lift_steps) if frontal else order_steps
     stride = float(np.percentile(sep, 95) - np.percentile(sep, 5))
     ratios = []
