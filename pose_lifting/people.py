@@ -1,8 +1,9 @@
 """Every person in a video: pose for all of them, identities kept over time.
 
     frames (OpenCV) -> method "crops" (default): each person's own single-person pose on a
-      crop that follows them, new people found by a periodic search (MediaPipePeople on
-      the frame and four tiles); method "tasks": MediaPipePeople alone, in video mode
+      crop that follows them, the other people greyed out of it (mask_others), new people
+      found by a periodic search (MediaPipePeople on the frame and four tiles); method
+      "tasks": MediaPipePeople alone, in video mode
       -> duplicates dropped (two poses on one body)
       -> association with the open tracks: Hungarian assignment
          (scipy.optimize.linear_sum_assignment) on the distance between each track's
@@ -118,8 +119,8 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
     """Pose of every person on the chosen frames (all by default).
 
     method:  "crops" (default): every person is followed by their own single-person pose
-             (legacy MediaPipe, tracking mode) on a square crop that moves with them;
-             people are found by the Tasks PoseLandmarker every DETECT_EVERY_S on the whole
+             (legacy MediaPipe, tracking mode) on a square crop that moves with them,
+             the other people followed greyed out of it; people are found by the Tasks PoseLandmarker every DETECT_EVERY_S on the whole
              frame and on four overlapping tiles (small people become large enough for its
              224-pixel detector), with the people already followed greyed out. Costs one
              landmark pass per person and frame, plus the periodic search.
@@ -465,12 +466,47 @@ def search(det: PeopleEstimator, frame: np.ndarray, t_ms: int) -> list[PoseFrame
     return dedupe(found)
 
 
+OTHER_GROW = (0.1, 0.3, 0.05)   # mask_others: another person's core box grown by these shares of their
+                                # height (sideways, up for the head, down for the feet) is greyed out,
+OWN_GROW = (0.2, 0.4, 0.1)      # except where it meets the person's own box grown by these
+
+
+def _grow(box, h: float, grow: tuple) -> tuple:
+    s, u, d = grow
+    return box[0] - s * h, box[1] - u * h, box[2] + s * h, box[3] + d * h
+
+
+def mask_others(crop: np.ndarray, origin: tuple, own: tuple, others: list, height: float) -> None:
+    """Grey out, in place, the other people in one person's crop (H, W, 3), so that their
+    single-person pose does not lock onto a neighbour (in a group walking abreast it did,
+    again and again: tracks lost to a neighbour a frame after every search found them).
+
+    origin: the crop's top-left corner in the frame; own, others: predicted core boxes
+    (x0, y0, x1, y1) in frame pixels; height: the person's body height in pixels.
+    The person's own box (grown by OWN_GROW) is never greyed, even where another's overlaps.
+    """
+    if not others:
+        return
+    h, w = crop.shape[:2]
+    ox, oy = origin
+    grey = np.zeros((h, w), bool)
+    for b in others:
+        x0, y0, x1, y1 = _grow(b, max(b[3] - b[1], 1.0), OTHER_GROW)
+        grey[max(0, int(y0 - oy)):max(0, int(y1 - oy)), max(0, int(x0 - ox)):max(0, int(x1 - ox))] = True
+    x0, y0, x1, y1 = _grow(own, height, OWN_GROW)
+    grey[max(0, int(y0 - oy)):max(0, int(y1 - oy)), max(0, int(x0 - ox)):max(0, int(x1 - ox))] = False
+    crop[grey] = 127
+
+
 def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, t_ms: int) -> None:
     """Method "crops": each open person's own pose on a crop centred on where they should
-    be; two trackers on one body keep the one nearer its prediction; every
+    be, the others held on the last row greyed out of it (mask_others); two trackers on
+    one body keep the one nearer its prediction; every
     `detect_every` rows the frame is searched and people no track holds get a track."""
     H, W = frame.shape[:2]
     got: dict[int, PoseFrame] = {}
+    # where every person held on the last row should be now: a crop greys out the others
+    held = [(t, t.predict(row)[1]) for t in state["open"] if row - t.rows[-1] <= 1]
     for k, t in enumerate(state["open"]):
         hip, box = t.predict(row)
         side = int(max(96, CROP * t.height))
@@ -480,6 +516,7 @@ def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, 
         if ax1 - ax0 < 16 or ay1 - ay0 < 16:
             continue  # predicted out of the frame
         crop[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] = frame[ay0:ay1, ax0:ax1]
+        mask_others(crop, (x0, y0), box, [b for o, b in held if o is not t], t.height)
         if t.est is None:
             t.est = state["make"]()
         p = t.est(crop)
