@@ -476,6 +476,17 @@ def _grow(box, h: float, grow: tuple) -> tuple:
     return box[0] - s * h, box[1] - u * h, box[2] + s * h, box[3] + d * h
 
 
+def _apart(a: _Open, b: _Open, box_a: tuple, box_b: tuple) -> bool:
+    """Two tracks hold two people, not one body twice: their predicted core boxes overlap
+    little (IoU at most 0.3) and their centres lie over half a body height apart (the
+    search's test for a new person). Two trackers on one body, which the duplicate check
+    settles a moment later, must not grey each other out: they did, and a lone walker
+    was lost (the sample, cropped)."""
+    ha = np.array([(box_a[0] + box_a[2]) / 2, (box_a[1] + box_a[3]) / 2])
+    hb = np.array([(box_b[0] + box_b[2]) / 2, (box_b[1] + box_b[3]) / 2])
+    return _iou(box_a, box_b) <= 0.3 and np.linalg.norm(ha - hb) > 0.5 * max(a.height, b.height)
+
+
 def mask_others(crop: np.ndarray, origin: tuple, own: tuple, others: list, height: float) -> None:
     """Grey out, in place, the other people in one person's crop (H, W, 3), so that their
     single-person pose does not lock onto a neighbour (in a group walking abreast it did,
@@ -516,7 +527,7 @@ def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, 
         if ax1 - ax0 < 16 or ay1 - ay0 < 16:
             continue  # predicted out of the frame
         crop[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] = frame[ay0:ay1, ax0:ax1]
-        mask_others(crop, (x0, y0), box, [b for o, b in held if o is not t], t.height)
+        mask_others(crop, (x0, y0), box, [b for o, b in held if o is not t and _apart(o, t, b, box)], t.height)
         if t.est is None:
             t.est = state["make"]()
         p = t.est(crop)
