@@ -516,8 +516,11 @@ def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, 
     `detect_every` rows the frame is searched and people no track holds get a track."""
     H, W = frame.shape[:2]
     got: dict[int, PoseFrame] = {}
-    # where every person held on the last row should be now: a crop greys out the others
-    held = [(t, t.predict(row)[1]) for t in state["open"] if row - t.rows[-1] <= 1]
+    # where every person held on the last row, and followed for MIN_SEEN_S already, should
+    # be now: a crop greys out these others (a detection of a moment, often no one, greys
+    # nothing: it moved a lone walker's answer by 0.07)
+    confirmed = max(2, int(round(MIN_SEEN_S * state["fps"])))
+    held = [(t, t.predict(row)[1]) for t in state["open"] if row - t.rows[-1] <= 1 and len(t.rows) >= confirmed]
     for k, t in enumerate(state["open"]):
         hip, box = t.predict(row)
         side = int(max(96, CROP * t.height))
