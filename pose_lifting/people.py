@@ -498,15 +498,16 @@ def mask_others(crop: np.ndarray, origin: tuple, own: tuple, others: list, heigh
     """
     if not others:
         return
-    h, w = crop.shape[:2]
     ox, oy = origin
-    grey = np.zeros((h, w), bool)
+
+    def rows_cols(box: tuple) -> tuple:
+        x0, y0, x1, y1 = box
+        return slice(max(0, int(y0 - oy)), max(0, int(y1 - oy))), slice(max(0, int(x0 - ox)), max(0, int(x1 - ox)))
+    keep = rows_cols(_grow(own, height, OWN_GROW))
+    mine = crop[keep].copy()
     for b in others:
-        x0, y0, x1, y1 = _grow(b, max(b[3] - b[1], 1.0), OTHER_GROW)
-        grey[max(0, int(y0 - oy)):max(0, int(y1 - oy)), max(0, int(x0 - ox)):max(0, int(x1 - ox))] = True
-    x0, y0, x1, y1 = _grow(own, height, OWN_GROW)
-    grey[max(0, int(y0 - oy)):max(0, int(y1 - oy)), max(0, int(x0 - ox)):max(0, int(x1 - ox))] = False
-    crop[grey] = 127
+        crop[rows_cols(_grow(b, max(b[3] - b[1], 1.0), OTHER_GROW))] = 127
+    crop[keep] = mine
 
 
 def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, t_ms: int) -> None:
