@@ -223,7 +223,10 @@ def test_a_gait_and_its_mirror_image_get_the_same_answer():
 def test_batch_norm_variant_runs_and_is_deterministic_in_eval_mode():
     m = EmotionWalkNet(ModelConfig(**SMALL, norm="batch")).eval()
     q = torch.randn(4, 48, 21, 4)
-    assert torch.equal(m.predict(q[:1]), m.predict(q)[:1])  # eval mode: no batch dependence
+    # eval mode: no batch dependence (running statistics). Equal up to float rounding: a batch
+    # of 1 and one of 4 may take other matrix kernels (bitwise equality failed once here, on
+    # 2 cores under load, by the last bit)
+    torch.testing.assert_close(m.predict(q[:1]), m.predict(q)[:1], atol=1e-6, rtol=0)
 
 
 def test_reconstruction_needs_the_embedding(posture_models):
