@@ -120,8 +120,8 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
 
     method:  "crops" (default): every person is followed by their own single-person pose
              (legacy MediaPipe, tracking mode) on a square crop that moves with them,
-             the other people followed greyed out of it; people are found by the Tasks PoseLandmarker every DETECT_EVERY_S on the whole
-             frame and on four overlapping tiles (small people become large enough for its
+             the other people followed greyed out of it; people are found by the Tasks
+             PoseLandmarker every DETECT_EVERY_S on the whole frame and on four overlapping tiles (small people become large enough for its
              224-pixel detector), with the people already followed greyed out. Costs one
              landmark pass per person and frame, plus the periodic search.
              "tasks": the Tasks PoseLandmarker alone, in video mode, on the whole frame.
@@ -469,11 +469,20 @@ def search(det: PeopleEstimator, frame: np.ndarray, t_ms: int) -> list[PoseFrame
 OTHER_GROW = (0.1, 0.3, 0.05)   # mask_others: another person's core box grown by these shares of their
                                 # height (sideways, up for the head, down for the feet) is greyed out,
 OWN_GROW = (0.2, 0.4, 0.1)      # except where it meets the person's own box grown by these
+SEARCH_GROW = (0.35, 0.35, 0.35)  # the search greys the people it already holds this far around
 
 
 def _grow(box, h: float, grow: tuple) -> tuple:
     s, u, d = grow
     return box[0] - s * h, box[1] - u * h, box[2] + s * h, box[3] + d * h
+
+
+def _pixels(box: tuple, origin: tuple = (0, 0)) -> tuple[slice, slice]:
+    """A box (x0, y0, x1, y1) in frame pixels -> the (rows, cols) slices it covers in an
+    image whose top-left corner lies at `origin` in the frame."""
+    x0, y0, x1, y1 = box
+    ox, oy = origin
+    return slice(max(0, int(y0 - oy)), max(0, int(y1 - oy))), slice(max(0, int(x0 - ox)), max(0, int(x1 - ox)))
 
 
 def _apart(a: _Open, b: _Open, box_a: tuple, box_b: tuple) -> bool:
@@ -498,15 +507,10 @@ def mask_others(crop: np.ndarray, origin: tuple, own: tuple, others: list, heigh
     """
     if not others:
         return
-    ox, oy = origin
-
-    def rows_cols(box: tuple) -> tuple:
-        x0, y0, x1, y1 = box
-        return slice(max(0, int(y0 - oy)), max(0, int(y1 - oy))), slice(max(0, int(x0 - ox)), max(0, int(x1 - ox)))
-    keep = rows_cols(_grow(own, height, OWN_GROW))
+    keep = _pixels(_grow(own, height, OWN_GROW), origin)
     mine = crop[keep].copy()
     for b in others:
-        crop[rows_cols(_grow(b, max(b[3] - b[1], 1.0), OTHER_GROW))] = 127
+        crop[_pixels(_grow(b, max(b[3] - b[1], 1.0), OTHER_GROW), origin)] = 127
     crop[keep] = mine
 
 
@@ -517,13 +521,15 @@ def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, 
     `detect_every` rows the frame is searched and people no track holds get a track."""
     H, W = frame.shape[:2]
     got: dict[int, PoseFrame] = {}
-    # where every person held on the last row, and followed for MIN_SEEN_S already, should
+    predicted = [t.predict(row) for t in state["open"]]   # (hip, box) of each open track on this row
+    # every person held on the last row and followed for MIN_SEEN_S already, where they should
     # be now: a crop greys out these others (a detection of a moment, often no one, greys
     # nothing: it moved a lone walker's answer by 0.07)
     confirmed = max(2, int(round(MIN_SEEN_S * state["fps"])))
-    held = [(t, t.predict(row)[1]) for t in state["open"] if row - t.rows[-1] <= 1 and len(t.rows) >= confirmed]
+    shown = [(t, box) for t, (_, box) in zip(state["open"], predicted)
+             if row - t.rows[-1] <= 1 and len(t.rows) >= confirmed]
     for k, t in enumerate(state["open"]):
-        hip, box = t.predict(row)
+        hip, box = predicted[k]
         side = int(max(96, CROP * t.height))
         x0, y0 = int(round(hip[0] - side / 2)), int(round((box[1] + box[3]) / 2 - side / 2))
         crop = np.zeros((side, side, 3), np.uint8)
@@ -531,7 +537,7 @@ def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, 
         if ax1 - ax0 < 16 or ay1 - ay0 < 16:
             continue  # predicted out of the frame
         crop[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] = frame[ay0:ay1, ax0:ax1]
-        mask_others(crop, (x0, y0), box, [b for o, b in held if o is not t and _apart(o, t, b, box)], t.height)
+        mask_others(crop, (x0, y0), box, [b for o, b in shown if o is not t and _apart(o, t, b, box)], t.height)
         if t.est is None:
             t.est = state["make"]()
         p = t.est(crop)
@@ -547,8 +553,8 @@ def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, 
     for a in keys:
         for b in keys:
             if a < b and a in got and b in got and _iou(_box(got[a].image[CORE]), _box(got[b].image[CORE])) > DUPLICATE_IOU:
-                da = np.linalg.norm(_hip(got[a]) - state["open"][a].predict(row)[0]) / state["open"][a].height
-                db = np.linalg.norm(_hip(got[b]) - state["open"][b].predict(row)[0]) / state["open"][b].height
+                da = np.linalg.norm(_hip(got[a]) - predicted[a][0]) / state["open"][a].height
+                db = np.linalg.norm(_hip(got[b]) - predicted[b][0]) / state["open"][b].height
                 loser = a if da > db else b
                 del got[loser]
                 state["open"][loser].close()
@@ -562,9 +568,7 @@ def _crops_step(state: dict, det: PeopleEstimator, frame: np.ndarray, row: int, 
     if held:
         masked = frame.copy()
         for t in held:
-            x0, y0, x1, y1 = t.box
-            m = 0.35 * t.height
-            masked[max(0, int(y0 - m)):max(0, int(y1 + m)), max(0, int(x0 - m)):max(0, int(x1 + m))] = 127
+            masked[_pixels(_grow(t.box, t.height, SEARCH_GROW))] = 127
     found = search(det, masked, t_ms)
     # a person already held (near a track's pose of this row) is not new; a track that
     # lost its person this row takes the found pose back (its tracker restarts on it)
