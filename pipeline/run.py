@@ -348,13 +348,14 @@ def _person(tr: lifting.Track, info, gait_cfg: GaitConfig, min_steps: int) -> Pe
         for s, e in spans:
             raw = normalize(resample(seg.positions, s, e, gait_cfg.t))
             view, deg = lifting.view_of(seg.positions[int(s):int(np.ceil(e)) + 1])
-            chk = lifting.check_window(raw, seg.visibility, min_steps, heading_deg=deg)
             f0 = float(np.interp(s, np.arange(len(seg.frames)), seg.frames))
             f1 = float(np.interp(e, np.arange(len(seg.frames)), seg.frames))
+            rate = people.travel(tr, f0, f1) / max((f1 - f0) / info.fps, 1e-6)   # body heights a second
+            chk = lifting.check_window(raw, seg.visibility, min_steps, heading_deg=deg, travel_rate=rate)
             obs = np.isfinite(tr.world[(tr.frames >= f0) & (tr.frames <= f1)]).all((1, 2)).mean()
             if chk.passed and obs < lifting.MIN_SEEN_SHARE:
                 chk.passed, chk.reason = False, f"the person is seen in {obs:.0%} of the window's frames only"
-            margin = lifting.stride_margin(chk.stride, deg)
+            margin = lifting.stride_margin(chk.stride, deg, bool(chk.extra.get("step_to")))
             q = dict(steps=chk.steps, feet_spread=chk.stride, seen=round(float(obs), 3), visibility=round(chk.visibility, 3),
                      bone_ratio=round(chk.bone_ratio, 3), interpolated=round(seg.interpolated, 3), view=view,
                      heading_deg=deg, reason=chk.reason, **chk.extra)
@@ -427,7 +428,8 @@ def format_table(an: Analysis) -> str:
             if w.passed:
                 labs = ",".join(e for e, x in zip(EMOTIONS, w.probs) if x > 1 / len(EMOTIONS))
                 lines.append(f"{span:>14} " + " ".join(f"{x:8.3f}" for x in w.probs) + f"  {labs}"
-                             + ("  (steps just short of a walk: counts little)" if w.quality.get("marginal") else ""))
+                             + ("  (steps just short of a walk: counts little)" if w.quality.get("marginal") else "")
+                             + ("  (one foot leads: step-to gait)" if w.quality.get("step_to") else ""))
             else:
                 lines.append(f"{span:>14}   skipped: {w.quality['reason']}")
         lines += ["-" * len(head), f"{'clip':>14} " + " ".join(f"{x:8.3f}" for x in p.probs)

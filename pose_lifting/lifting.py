@@ -346,14 +346,14 @@ STRIDE_RAMP = (0.85, 1.15)  # a window's feet spread over min_stride: its weight
                             # short of the threshold but above the ramp's start still counts, little
 
 
-def stride_margin(stride: float, heading_deg: float | None) -> float | None:
+def stride_margin(stride: float, heading_deg: float | None, step_to: bool = False) -> float | None:
     """The feet's spread (leg lengths) over the least a walk at this heading needs (None
-    without a heading)."""
-    return None if heading_deg is None else stride / min_stride(heading_deg)
+    without a heading); step_to: one foot leading (check_window), half the least."""
+    return None if heading_deg is None else stride / (min_stride(heading_deg) / (2 if step_to else 1))
 
 
 def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_visibility: float = MIN_VISIBILITY,
-                 heading_deg: float | None = None) -> WalkCheck:
+                 heading_deg: float | None = None, travel_rate: float | None = None) -> WalkCheck:
     """raw: (T, 21, 3) positions of one window before canonicalisation, metres.
 
     Walking means the feet take at least `min_steps` steps, and, when the heading to the
@@ -370,6 +370,13 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
       swapping (measured on the shared pedestrian clip; README, 'Walking or not'). Seen
       from the side the order is measured across the image and stands alone: there the
       lift cue let a jittery false detection pass (measured on assemblyai_walking.mp4).
+    A step-to gait (a limp: one foot steps ahead and the other only joins it, so the
+    feet's order never swaps) walks too: where the order never swaps but the separation
+    swings about the middle of its range by more than STEP_HYSTERESIS each way, each swing is a
+    step, the feet's spread is one step length rather than two (the least is halved), and
+    the person must move across the image at STEP_TO_MIN_TRAVEL body heights a second or
+    more (travel_rate, people.travel over the window's seconds; None: not judged), which
+    stepping on the spot does not (measured on the shared limping clip, README).
     Bone lengths must be within a factor 2 of the canonical body's.
     """
     from .gait import heading
@@ -383,6 +390,11 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
     lift_steps = alternations(lift - np.median(lift), LIFT_HYSTERESIS)
     frontal = heading_deg is not None and from_camera_axis(heading_deg) < FRONTAL_DEG
     steps = max(order_steps, lift_steps) if frontal else order_steps
+    step_to = 0
+    if order_steps == 0 and travel_rate is not None and travel_rate >= STEP_TO_MIN_TRAVEL:
+        step_to = alternations(sep - np.percentile(sep, [5, 95]).mean(), STEP_HYSTERESIS)
+    one_sided = steps < min_steps <= step_to
+    steps = max(steps, step_to)
     stride = float(np.percentile(sep, 95) - np.percentile(sep, 5))
     ratios = []
     for a, b in (("l_hip", "l_knee"), ("l_knee", "l_heel"), ("r_hip", "r_knee"), ("r_knee", "r_heel")):
@@ -398,14 +410,22 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
         reason = f"implausible bone lengths (x{ratio:.1f})"
     elif steps < min_steps:
         reason = "no walking detected (feet do not alternate)"
-    elif heading_deg is not None and stride < min_stride(heading_deg):
-        reason = (f"steps too short for a walk ({stride:.2f} leg lengths; at least {min_stride(heading_deg):.2f} "
-                  f"at this heading)")
-    return WalkCheck(steps, round(stride, 3), float(visibility), ratio, not reason, reason,
-                     dict(order_steps=order_steps, lift_steps=lift_steps))
+    elif heading_deg is not None and stride < min_stride(heading_deg) / (2 if one_sided else 1):
+        need = min_stride(heading_deg) / (2 if one_sided else 1)
+        reason = (f"steps too short for a walk ({stride:.2f} leg lengths; at least {need:.2f} at this heading"
+                  + (", one foot leading)" if one_sided else ")"))
+    extra = dict(order_steps=order_steps, lift_steps=lift_steps)
+    if travel_rate is not None:
+        extra.update(step_to_steps=step_to, travel_rate=round(float(travel_rate), 3))
+    if one_sided:
+        extra["step_to"] = True
+    return WalkCheck(steps, round(stride, 3), float(visibility), ratio, not reason, reason, extra)
 
 
 STEP_HYSTERESIS, LIFT_HYSTERESIS = 0.08, 0.05  # metres
+STEP_TO_MIN_TRAVEL = 0.2  # body heights a second across the image (people.travel): a step-to gait's least.
+                          # Measured: the shared limping clip's walker 0.24-0.35 (0.47-0.70 a 2 s window), the
+                          # sample's man stepping on the box, in his windows whose feet never swap order, 0.09-0.11
 
 
 def alternations(x: np.ndarray, hysteresis: float) -> int:

@@ -161,6 +161,39 @@ def test_walk_check_counts_heel_lifts_where_guessed_depth_hides_the_steps():
     assert lifting.check_window(walk, 0.9, heading_deg=90.0).extra["order_steps"] >= 3
 
 
+def test_walk_check_passes_a_step_to_gait_that_moves_but_not_one_on_the_spot():
+    """A limp (step-to gait): one foot steps ahead and the other only joins it, so the
+    feet's order never swaps (as on the shared limping clip, which read "feet do not
+    alternate" before). It walks when the person also moves across the image; with no
+    travel, or with no travel given, it does not."""
+    from test_gait import synthetic_walk
+    from pose_lifting.gait import heading, normalize, resample
+    from pose_lifting.skeletons import ELMD21
+    J = ELMD21.index
+    walk = normalize(resample(synthetic_walk(n=61), 0, 60))          # (48, 21, 3)
+    fwd = heading(walk)
+    left = [J("l_knee"), J("l_heel"), J("l_toe")]
+    sep = ((walk[:, J("l_heel")] - walk[:, J("r_heel")]) * fwd).sum(-1)
+    limp = walk.copy()
+    limp[:, left] += (-sep.min() + 0.01) * fwd[:, None]              # the left foot never behind the right
+    sep2 = ((limp[:, J("l_heel")] - limp[:, J("r_heel")]) * fwd).sum(-1)
+    assert sep2.min() > 0 and np.ptp(sep2) > 0.3
+    assert lifting.check_window(walk, 0.9, heading_deg=90.0, travel_rate=0.5).extra.get("step_to") is None
+    no_travel = lifting.check_window(limp, 0.9, heading_deg=90.0)
+    assert not no_travel.passed and "alternate" in no_travel.reason
+    chk = lifting.check_window(limp, 0.9, heading_deg=90.0, travel_rate=0.5)
+    assert chk.passed and chk.extra["step_to"] and chk.extra["order_steps"] == 0 and chk.steps >= 2
+    spot = lifting.check_window(limp, 0.9, heading_deg=90.0, travel_rate=0.1)
+    assert not spot.passed and "alternate" in spot.reason
+    # one step length, not two: a spread of 0.6 of a two-sided walk's least walks one-sided
+    short = limp.copy()
+    k = 1 - 0.6 * lifting.min_stride(90.0) / chk.stride
+    short[:, left] -= k * (sep2 - sep2.min())[:, None, None] * fwd[:, None]
+    half = lifting.check_window(short, 0.9, heading_deg=90.0, travel_rate=0.5)
+    assert half.passed and half.stride == pytest.approx(0.6 * lifting.min_stride(90.0), rel=0.1), half
+    assert lifting.stride_margin(half.stride, 90.0, step_to=True) == pytest.approx(1.2, rel=0.1)
+
+
 def test_bad_inputs(tmp_path):
     text = tmp_path / "notes.mp4"
     text.write_text("this is not a video\n" * 50)
