@@ -376,7 +376,10 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
     step, the feet's spread is one step length rather than two (the least is halved), and
     the person must move across the image at STEP_TO_MIN_TRAVEL body heights a second or
     more (travel_rate, people.travel over the window's seconds; None: not judged), which
-    stepping on the spot does not (measured on the shared limping clip, README).
+    stepping on the spot does not (measured on the shared limping clip, README). Not in a
+    frontal view: there the order is measured along the guessed depth, whose bias can keep
+    one foot ahead of a two-sided walk (the heel-lift cue counts those steps instead); in
+    a shared crowd clip (swdee people-walking) the rule let such windows in and moved its answer.
     Bone lengths must be within a factor 2 of the canonical body's.
     """
     from .gait import heading
@@ -391,7 +394,7 @@ def check_window(raw: np.ndarray, visibility: float, min_steps: int = 1, min_vis
     frontal = heading_deg is not None and from_camera_axis(heading_deg) < FRONTAL_DEG
     steps = max(order_steps, lift_steps) if frontal else order_steps
     step_to = 0
-    if order_steps == 0 and travel_rate is not None and travel_rate >= STEP_TO_MIN_TRAVEL:
+    if order_steps == 0 and not frontal and travel_rate is not None and travel_rate >= STEP_TO_MIN_TRAVEL:
         step_to = alternations(sep - np.percentile(sep, [5, 95]).mean(), STEP_HYSTERESIS)
     one_sided = steps < min_steps <= step_to
     steps = max(steps, step_to)

@@ -185,6 +185,9 @@ def test_walk_check_passes_a_step_to_gait_that_moves_but_not_one_on_the_spot():
     assert chk.passed and chk.extra["step_to"] and chk.extra["order_steps"] == 0 and chk.steps >= 2
     spot = lifting.check_window(limp, 0.9, heading_deg=90.0, travel_rate=0.1)
     assert not spot.passed and "alternate" in spot.reason
+    # frontal: the order is along guessed depth, and one foot kept ahead is not read as a limp
+    front = lifting.check_window(limp, 0.9, heading_deg=0.0, travel_rate=0.5)
+    assert not front.passed and "step_to" not in front.extra
     # one step length, not two: a spread of 0.6 of a two-sided walk's least walks one-sided
     short = limp.copy()
     k = 1 - 0.6 * lifting.min_stride(90.0) / chk.stride
