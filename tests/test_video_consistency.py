@@ -1,5 +1,7 @@
 """tools.video_consistency: the answer on the sample holds when the clip is analysed at
 full rate, in fast mode or mirrored."""
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -61,3 +63,45 @@ def test_the_samples_answer_holds_in_fast_mode_and_mirrored_with_the_flip_pass(s
     for k in asked:  # the main walker is found again by place, and is the variant's main walker
         assert row[k]["same_person"]["argmax"] == row[k]["argmax"] and row[k]["same_person"]["iou"] > 0.7, row[k]
     assert res["same_person_agreement"] == {"fast": 1.0, "mirror": 1.0}
+
+
+def test_a_killed_run_resumes_without_analysing_its_clips_again(tmp_path, monkeypatch):
+    import json
+
+    import pose_lifting.video
+    import tools.video_consistency as vc
+
+    asked = []
+
+    def fake_answer(video, weights, fast=False, flip=True):
+        asked.append((Path(video).name, fast))
+        if Path(video).name.startswith("bad"):
+            raise KeyboardInterrupt  # the kill, in the middle of the second clip
+        return {"argmax": "sad", "labels": ["sad"], "probs": [0.1, 0.7, 0.1, 0.1], "view": "side",
+                "uncertain": False, "because": [], "region": [22, 4, 20, 40],
+                "walkers": [{"region": [22, 4, 20, 40], "argmax": "sad", "uncertain": False}]}
+
+    monkeypatch.setattr(vc, "answer", fake_answer)
+    monkeypatch.setattr(vc, "write_variant", lambda v, kind, out, box=None: out.with_name(f"{kind}-{Path(v).name}"))
+    monkeypatch.setattr(pose_lifting.video, "probe", lambda p: type("I", (), {"width": 64, "height": 48})())
+    out = tmp_path / "res.json"
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"weights")
+    setup = vc.settings(str(weights), ("fast", "mirror"), True)
+    save = lambda r: vc.save_json(out, r, setup)  # noqa: E731
+    a, bad, c = Path("a.mp4"), Path("bad.mp4"), Path("c.mp4")
+    with pytest.raises(KeyboardInterrupt):
+        vc.consistency([a, bad, c], str(weights), log=lambda m: None, variants=("fast", "mirror"), save=save)
+    assert list(json.loads(out.read_text())["clips"]) == ["a.mp4"]  # the finished clip is on disk
+    # resumed (the bad clip repaired): a is not analysed again, the others are
+    asked.clear()
+    monkeypatch.setattr(vc, "answer", lambda v, w, fast=False, flip=True: fake_answer(
+        Path(str(v).replace("bad", "good")), w, fast, flip))
+    done = vc.earlier_rows(out, setup)
+    res = vc.consistency([a, bad, c], str(weights), log=lambda m: None, variants=("fast", "mirror"), done=done,
+                         save=save)
+    assert {n for n, _ in asked} == {"good.mp4", "c.mp4", "mirror-good.mp4", "mirror-c.mp4"}
+    assert res["analysed"] == 3 and res["same_person_agreement"]["mirror"] == 1.0
+    # other settings are refused, not mixed in
+    with pytest.raises(ValueError, match="other settings"):
+        vc.earlier_rows(out, vc.settings(str(weights), ("fast",), True))

@@ -2,6 +2,9 @@
 
     python -m tools.video_consistency [VIDEO|DIR ...] [--weights W] [--json out.json]
 
+--json is written after every clip; run the same command again after a kill and it goes
+on from the clips already there (only a result of the same weights, variants and flip).
+
 For every clip (default: the bundled sample, and ../shared/media with its walks/ when
 present) the clip answer of `run` at full rate is the reference, and four variants of the
 same clip are analysed the same way:
@@ -24,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -143,14 +147,19 @@ def from_run_json(res: dict) -> dict:
 
 
 def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VARIANTS,
-                references: dict | None = None, flip: bool = True) -> dict:
+                references: dict | None = None, flip: bool = True, done: dict | None = None,
+                save=None) -> dict:
     """{clip: {'reference': answer, variant: answer, ...}} and the agreement shares
     (over `variants`, a subset of VARIANTS). references: {str(video): answer} already
     computed at full rate with these weights (e.g. from_run_json), used in place of
-    analysing those clips again."""
-    rows = {}
+    analysing those clips again. done: rows of an interrupted run with the same settings
+    ({clip: row}, as in the result's 'clips'); those clips are not analysed again.
+    save(rows) is called after every clip, so that a killed run loses one clip at most."""
+    rows = {str(v): (done or {})[str(v)] for v in videos if str(v) in (done or {})}
+    for v in rows:
+        log(_row(Path(v).name, rows[v]) + "  (from the earlier run)")
     with tempfile.TemporaryDirectory() as tmp:
-        for v in videos:
+        for v in [v for v in videos if str(v) not in rows]:
             ref = (references or {}).get(str(v)) or answer(v, weights, flip=flip)
             row = {"reference": ref}
             if "error" not in ref:
@@ -167,6 +176,8 @@ def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VA
                         row[kind]["same_person"] = same_person(ref, row[kind], kind, info.width, box)
             rows[str(v)] = row
             log(_row(v.name, row))
+            if save is not None:
+                save(summarise(rows, variants))
     return summarise(rows, variants)
 
 
@@ -218,12 +229,43 @@ def find(paths: list[str]) -> list[Path]:
     return out
 
 
+def settings(weights: str, variants, flip: bool) -> dict:
+    """What a result depends on besides the clips: a run resumes only a result of these."""
+    from pipeline.harvest import content_hash
+    return {"weights_sha256": content_hash(Path(weights)), "variants": list(variants), "flip": bool(flip)}
+
+
+def save_json(path: Path, res: dict, setup: dict) -> None:
+    """Write res (with its settings) atomically: a kill mid-write leaves the last copy whole."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(dict(res, settings=setup), indent=1))
+    os.replace(tmp, path)
+
+
+def earlier_rows(path: Path, setup: dict) -> dict:
+    """The rows of an earlier run written to path with the same settings; {} if there is no
+    such file. Raises ValueError for a file of other settings or one that does not read."""
+    if not path.exists():
+        return {}
+    try:
+        old = json.loads(path.read_text())
+        rows = old["clips"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{path} exists and is not a result of this tool ({type(e).__name__}); "
+                         "remove it or choose another --json") from None
+    if old.get("settings") != setup:
+        raise ValueError(f"{path} holds results of other settings (weights, variants or flip); "
+                         "remove it or choose another --json")
+    return rows
+
+
 def main() -> None:
     from pipeline.run import DEFAULT_WEIGHTS
     ap = argparse.ArgumentParser()
     ap.add_argument("videos", nargs="*")
     ap.add_argument("--weights", default=str(DEFAULT_WEIGHTS))
-    ap.add_argument("--json", help="write every answer here")
+    ap.add_argument("--json", help="write every answer here, after each clip; a run with the same settings "
+                                   "resumes from it, skipping the clips it holds")
     ap.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
                     help="analyse every clip and variant with the flip pass, as `run` does (default; --no-flip: one pass)")
     ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
@@ -244,7 +286,16 @@ def main() -> None:
     else:
         shared = ROOT.parent / "shared" / "media"
         paths = a.videos or [str(ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else [])
-        res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True), variants=variants, flip=a.flip)
+        setup = settings(a.weights, variants, a.flip) if a.json else None
+        done, save = {}, None
+        if a.json:
+            try:
+                done = earlier_rows(Path(a.json), setup)
+            except ValueError as e:
+                sys.exit(f"error: {e}")
+            save = lambda r: save_json(Path(a.json), r, setup)  # noqa: E731
+        res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True), variants=variants,
+                          flip=a.flip, done=done, save=save)
     print(f"\n{res['analysed']} clips analysed ({res['failed']} the reference could not); a * marks a disagreement")
     for k, v in res["agreement"].items():
         print(f"  {k:6s} agrees with full rate on {100 * v:.0f} % of clips (argmax); the stated answer "
@@ -257,7 +308,9 @@ def main() -> None:
     ok = [r["reference"] for r in res["clips"].values() if "error" not in r["reference"]]
     if ok:
         print(f"  reference answers uncertain: {100 * np.mean([r['uncertain'] for r in ok]):.0f} % of clips")
-    if a.json:
+    if a.json and not a.merge:
+        save_json(Path(a.json), res, setup)
+    elif a.json:
         Path(a.json).write_text(json.dumps(res, indent=1))
 
 
