@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -237,9 +236,9 @@ def settings(weights: str, variants, flip: bool) -> dict:
 
 def save_json(path: Path, res: dict, setup: dict) -> None:
     """Write res (with its settings) atomically: a kill mid-write leaves the last copy whole."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(dict(res, settings=setup), indent=1))
-    os.replace(tmp, path)
+    from pipeline.safety import atomic
+    with atomic(path) as tmp:
+        Path(tmp).write_text(json.dumps(dict(res, settings=setup), indent=1))
 
 
 def earlier_rows(path: Path, setup: dict) -> dict:
