@@ -97,11 +97,13 @@ def test_a_killed_run_resumes_without_analysing_its_clips_again(tmp_path, monkey
     asked.clear()
     monkeypatch.setattr(vc, "answer", lambda v, w, fast=False, flip=True: fake_answer(
         Path(str(v).replace("bad", "good")), w, fast, flip))
-    done = vc.earlier_rows(out, setup)
+    with pytest.raises(ValueError, match="does not ask for"):  # a.mp4's finished row would be lost
+        vc.earlier_rows(out, setup, ["c.mp4"])
+    done = vc.earlier_rows(out, setup, ["a.mp4", "bad.mp4", "c.mp4"])
     res = vc.consistency([a, bad, c], str(weights), log=lambda m: None, variants=("fast", "mirror"), done=done,
                          save=save)
     assert {n for n, _ in asked} == {"good.mp4", "c.mp4", "mirror-good.mp4", "mirror-c.mp4"}
     assert res["analysed"] == 3 and res["same_person_agreement"]["mirror"] == 1.0
     # other settings are refused, not mixed in
     with pytest.raises(ValueError, match="other settings"):
-        vc.earlier_rows(out, vc.settings(str(weights), ("fast",), True))
+        vc.earlier_rows(out, vc.settings(str(weights), ("fast",), True), ["a.mp4", "bad.mp4", "c.mp4"])

@@ -241,9 +241,10 @@ def save_json(path: Path, res: dict, setup: dict) -> None:
         Path(tmp).write_text(json.dumps(dict(res, settings=setup), indent=1))
 
 
-def earlier_rows(path: Path, setup: dict) -> dict:
+def earlier_rows(path: Path, setup: dict, videos: list[str]) -> dict:
     """The rows of an earlier run written to path with the same settings; {} if there is no
-    such file. Raises ValueError for a file of other settings or one that does not read."""
+    such file. Raises ValueError for a file of other settings, one that does not read, or
+    one holding clips that are not among `videos` (writing over it would lose them)."""
     if not path.exists():
         return {}
     try:
@@ -255,6 +256,10 @@ def earlier_rows(path: Path, setup: dict) -> dict:
     if old.get("settings") != setup:
         raise ValueError(f"{path} holds results of other settings (weights, variants or flip); "
                          "remove it or choose another --json")
+    other = set(rows) - set(videos)
+    if other:
+        raise ValueError(f"{path} holds {len(other)} clip(s) this run does not ask for (e.g. {sorted(other)[0]}); "
+                         "writing over it would lose them: choose another --json")
     return rows
 
 
@@ -285,16 +290,19 @@ def main() -> None:
     else:
         shared = ROOT.parent / "shared" / "media"
         paths = a.videos or [str(ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else [])
-        setup = settings(a.weights, variants, a.flip) if a.json else None
+        videos = find(paths)
         done, save = {}, None
         if a.json:
+            setup = settings(a.weights, variants, a.flip)
             try:
-                done = earlier_rows(Path(a.json), setup)
+                done = earlier_rows(Path(a.json), setup, [str(v) for v in videos])
             except ValueError as e:
                 sys.exit(f"error: {e}")
             save = lambda r: save_json(Path(a.json), r, setup)  # noqa: E731
-        res = consistency(find(paths), a.weights, log=lambda m: print(m, flush=True), variants=variants,
+        res = consistency(videos, a.weights, log=lambda m: print(m, flush=True), variants=variants,
                           flip=a.flip, done=done, save=save)
+        if save is not None and not Path(a.json).exists():
+            save(res)  # nothing was analysed (no video found): the file still says so
     print(f"\n{res['analysed']} clips analysed ({res['failed']} the reference could not); a * marks a disagreement")
     for k, v in res["agreement"].items():
         print(f"  {k:6s} agrees with full rate on {100 * v:.0f} % of clips (argmax); the stated answer "
@@ -307,9 +315,7 @@ def main() -> None:
     ok = [r["reference"] for r in res["clips"].values() if "error" not in r["reference"]]
     if ok:
         print(f"  reference answers uncertain: {100 * np.mean([r['uncertain'] for r in ok]):.0f} % of clips")
-    if a.json and not a.merge:
-        save_json(Path(a.json), res, setup)
-    elif a.json:
+    if a.json and a.merge:  # (a run's --json is written by consistency(), clip by clip)
         Path(a.json).write_text(json.dumps(res, indent=1))
 
 
