@@ -2,7 +2,9 @@
 
 H.264 (libx264, yuv420p, +faststart) so that the mp4 plays in browsers, at the source's
 exact frame rate with one output frame per input frame, and the source's audio track
-copied across when it has one.
+copied across when it has one. lossless=True writes FFV1 (in .mkv) instead: every BGR
+pixel read back exactly, for measurements that must not carry an encoder's noise
+(tools/video_consistency).
 
 The binary: `ffmpeg` on PATH if there is one, else the static build that the
 imageio-ffmpeg wheel ships (a pip dependency, so the README's setup command installs it
@@ -39,15 +41,19 @@ class VideoWriter:
     """Write BGR uint8 frames (H, W, 3) to an mp4.
 
     audio_from: a media file whose audio (if any) is copied into the output.
+    lossless:   FFV1 with bgr0 pixels (path should end in .mkv): decodes to the very frames
+                written, any size; no audio. Needs ffmpeg (no OpenCV fallback).
     """
 
     def __init__(self, path: str | Path, fps: float, width: int, height: int,
-                 audio_from: str | None = None, crf: int = 20):
+                 audio_from: str | None = None, crf: int = 20, lossless: bool = False):
         self.path, self.size = str(path), (width, height)
         self.frames = 0
         self._proc = self._cv = None
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         exe = ffmpeg_exe()
+        if exe is None and lossless:
+            raise EncodeError("a lossless video needs ffmpeg, and none was found")
         if exe is None:
             import cv2
             warnings.warn("ffmpeg not found: writing mp4v with OpenCV (may not play in browsers)")
@@ -55,17 +61,21 @@ class VideoWriter:
             return
         import ffmpeg
 
-        # libx264 with yuv420p needs even sizes: pad by a pixel when needed
         video = ffmpeg.input("pipe:", format="rawvideo", pix_fmt="bgr24", s=f"{width}x{height}", framerate=fps)
-        streams = [video.video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")]
-        if audio_from:
-            streams.append(ffmpeg.input(audio_from).audio)
-        out = ffmpeg.output(*streams, self.path, vcodec="libx264", pix_fmt="yuv420p", crf=crf, preset="veryfast",
-                            movflags="+faststart", acodec="aac", fps_mode="passthrough", shortest=None,
-                            **{"map_metadata": -1})
+        if lossless:
+            out = ffmpeg.output(video, self.path, vcodec="ffv1", pix_fmt="bgr0", fps_mode="passthrough",
+                                **{"map_metadata": -1})
+        else:
+            # libx264 with yuv420p needs even sizes: pad by a pixel when needed
+            streams = [video.video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")]
+            if audio_from:
+                streams.append(ffmpeg.input(audio_from).audio)
+            out = ffmpeg.output(*streams, self.path, vcodec="libx264", pix_fmt="yuv420p", crf=crf, preset="veryfast",
+                                movflags="+faststart", acodec="aac", fps_mode="passthrough", shortest=None,
+                                **{"map_metadata": -1})
         cmd = ffmpeg.compile(out, cmd=exe, overwrite_output=True)
         # "-map 1:a?" keeps going when the source has no audio
-        if audio_from:
+        if audio_from and not lossless:
             cmd = _optional_audio(cmd)
         # its own session: Ctrl-C reaches Python, which stops ffmpeg and removes the partial file
         self._proc = subprocess.Popen(cmd + ["-loglevel", "error"], stdin=subprocess.PIPE,

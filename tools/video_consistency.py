@@ -1,9 +1,12 @@
 """Does the answer on a real video hold under changes that should not change it?
 
     python -m tools.video_consistency [VIDEO|DIR ...] [--weights W] [--json out.json]
+                                      [--reuse earlier.json] [--lossy]
 
 --json is written after every clip; run the same command again after a kill and it goes
-on from the clips already there (only a result of the same weights, variants and flip).
+on from the clips already there (only a result of the same weights, variants, flip and
+encoding). --reuse takes the reference and fast answers from an earlier result of the
+same weights and flip (neither depends on how the variants are encoded).
 
 For every clip (default: the bundled sample, and ../shared/media with its walks/ when
 present) the clip answer of `run` at full rate is the reference, and four variants of the
@@ -14,9 +17,15 @@ same clip are analysed the same way:
   crop:   every frame cut to the main walker's region in the reference (the box they
           occupy over the clip) with a margin of 10 % of the frame on each side: the
           background goes, the walker stays whole
+  reencode: the frames unchanged, through H.264 at CRF 20 (as `render` writes, and as
+          an upload is re-encoded): what a lossy encoding alone moves
   center: the central 80 % of every frame (10 % off each side; not in the default set:
           it cuts walkers who reach the frame's edge, and a walker cut in half is no
           longer the same gait)
+The transformed frames are written losslessly (FFV1), so that mirror, half, crop and
+center measure their transform and nothing else; --lossy writes them through H.264 at
+CRF 20 instead, which adds the re-encoding's noise to each (as up to stop 28; the
+reencode variant measures that noise alone).
 A variant agrees when its clip argmax is the reference's; its stated answer agrees when
 both say the same emotion or both say "uncertain". Printed: one row per clip, then
 the share of clips on which each variant agrees (clips the reference cannot analyse are
@@ -34,8 +43,9 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = ("fast", "mirror", "half", "crop", "center")
-DEFAULT_VARIANTS = ("fast", "mirror", "half", "crop")
+VARIANTS = ("fast", "mirror", "half", "crop", "reencode", "center")
+DEFAULT_VARIANTS = ("fast", "mirror", "half", "crop", "reencode")
+REUSABLE = ("reference", "fast")  # analysed from the clip itself: no variant file, no encoding
 
 
 def crop_box(region, width: int, height: int, margin: float = 0.1) -> tuple:
@@ -60,17 +70,24 @@ def transform(frame: np.ndarray, kind: str, box: tuple | None = None) -> np.ndar
     if kind == "center":
         h, w = frame.shape[:2]
         return np.ascontiguousarray(frame[h // 10: h - h // 10, w // 10: w - w // 10])
+    if kind == "reencode":
+        return frame
     raise ValueError(kind)
 
 
-def write_variant(video: Path, kind: str, out: Path, box: tuple | None = None) -> Path:
-    """The whole clip through transform(), encoded as H.264 at the source's frame rate."""
+def write_variant(video: Path, kind: str, out: Path, box: tuple | None = None, lossy: bool = False) -> Path:
+    """The whole clip through transform(), at the source's frame rate, to out with the
+    suffix .mkv (FFV1: the transformed frames exactly) or, for reencode and when lossy,
+    .mp4 (H.264, CRF 20; even sizes) -> that path."""
     from pipeline.encode import VideoWriter
     from pose_lifting.video import probe, read_frames
     info = probe(str(video))
+    lossy = lossy or kind == "reencode"
     h, w = transform(np.zeros((info.height, info.width, 3), np.uint8), kind, box).shape[:2]
-    w, h = w - w % 2, h - h % 2                           # H.264 wants even sizes
-    with VideoWriter(out, info.fps, w, h) as writer:
+    if lossy:
+        w, h = w - w % 2, h - h % 2                       # H.264 wants even sizes
+    out = out.with_suffix(".mp4" if lossy else ".mkv")
+    with VideoWriter(out, info.fps, w, h, lossless=not lossy) as writer:
         for _, frame in read_frames(str(video)):
             writer.write(transform(frame, kind, box)[:h, :w])
     return out
@@ -146,30 +163,34 @@ def from_run_json(res: dict) -> dict:
 
 
 def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VARIANTS,
-                references: dict | None = None, flip: bool = True, done: dict | None = None,
-                save=None) -> dict:
+                known: dict | None = None, flip: bool = True, done: dict | None = None,
+                save=None, lossy: bool = False) -> dict:
     """{clip: {'reference': answer, variant: answer, ...}} and the agreement shares
-    (over `variants`, a subset of VARIANTS). references: {str(video): answer} already
-    computed at full rate with these weights (e.g. from_run_json), used in place of
-    analysing those clips again. done: rows of an interrupted run with the same settings
-    ({clip: row}, as in the result's 'clips'); those clips are not analysed again.
-    save(rows) is called after every clip, so that a killed run loses one clip at most."""
+    (over `variants`, a subset of VARIANTS). known: {str(video): {kind: answer}} for kinds
+    of REUSABLE already analysed with these weights and flip (e.g. the reference from
+    from_run_json, or an earlier result's reference and fast), used in place of analysing
+    them again. done: rows of an interrupted run with the same settings ({clip: row}, as in
+    the result's 'clips'); those clips are not analysed again. save(rows) is called after
+    every clip, so that a killed run loses one clip at most. lossy: transformed variants
+    through H.264 (write_variant)."""
     rows = {str(v): (done or {})[str(v)] for v in videos if str(v) in (done or {})}
     for v in rows:
         log(_row(Path(v).name, rows[v]) + "  (from the earlier run)")
     with tempfile.TemporaryDirectory() as tmp:
         for v in [v for v in videos if str(v) not in rows]:
-            ref = (references or {}).get(str(v)) or answer(v, weights, flip=flip)
+            had = (known or {}).get(str(v), {})
+            ref = had.get("reference") or answer(v, weights, flip=flip)
             row = {"reference": ref}
             if "error" not in ref:
                 from pose_lifting.video import probe
                 info = probe(str(v))
                 if "fast" in variants:
-                    row["fast"] = answer(v, weights, fast=True, flip=flip)
+                    row["fast"] = had.get("fast") or answer(v, weights, fast=True, flip=flip)
                 box = crop_box(ref["region"], info.width, info.height)
                 for kind in [k for k in variants if k != "fast"]:
-                    path = write_variant(v, kind, Path(tmp) / f"{kind}.mp4", box if kind == "crop" else None)
+                    path = write_variant(v, kind, Path(tmp) / kind, box if kind == "crop" else None, lossy=lossy)
                     row[kind] = answer(path, weights, flip=flip)
+                    path.unlink(missing_ok=True)
                 for kind in variants:
                     if "walkers" in ref and "walkers" in row[kind]:
                         row[kind]["same_person"] = same_person(ref, row[kind], kind, info.width, box)
@@ -228,10 +249,25 @@ def find(paths: list[str]) -> list[Path]:
     return out
 
 
-def settings(weights: str, variants, flip: bool) -> dict:
+def settings(weights: str, variants, flip: bool, lossy: bool = False) -> dict:
     """What a result depends on besides the clips: a run resumes only a result of these."""
     from pipeline.harvest import content_hash
-    return {"weights_sha256": content_hash(Path(weights)), "variants": list(variants), "flip": bool(flip)}
+    return {"weights_sha256": content_hash(Path(weights)), "variants": list(variants), "flip": bool(flip),
+            "encoding": "h264-crf20" if lossy else "ffv1"}
+
+
+def reusable(path: Path, setup: dict) -> dict:
+    """{clip: {kind: answer}} for the REUSABLE kinds of an earlier result at path, whose
+    weights and flip are setup's. Raises ValueError (one line) otherwise."""
+    try:
+        old = json.loads(Path(path).read_text())
+        rows, had = old["clips"], old.get("settings") or {}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"--reuse {path}: not a result of this tool ({type(e).__name__})") from None
+    for k in ("weights_sha256", "flip"):
+        if had.get(k) != setup[k]:
+            raise ValueError(f"--reuse {path}: its {k} is {had.get(k)!r}, this run's {setup[k]!r}")
+    return {clip: {k: row[k] for k in REUSABLE if k in row} for clip, row in rows.items()}
 
 
 def save_json(path: Path, res: dict, setup: dict) -> None:
@@ -273,6 +309,12 @@ def main() -> None:
     ap.add_argument("--flip", action=argparse.BooleanOptionalAction, default=True,
                     help="analyse every clip and variant with the flip pass, as `run` does (default; --no-flip: one pass)")
     ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
+    ap.add_argument("--lossy", action="store_true",
+                    help="write the transformed variants through H.264 (CRF 20) rather than losslessly (FFV1), "
+                         "so that each also carries a re-encoding's noise")
+    ap.add_argument("--reuse", metavar="JSON",
+                    help="take the reference and fast answers from this earlier --json of the same weights and flip "
+                         "(neither depends on how the variants are encoded)")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="analyse nothing: join the --json results of several runs (e.g. halves of a folder run "
                          "in parallel) and print their figures")
@@ -281,26 +323,33 @@ def main() -> None:
     if not set(variants) <= set(VARIANTS):
         ap.error(f"--variants: choose among {', '.join(VARIANTS)}")
     if a.merge:
-        rows = {}
+        rows, setups = {}, []
         for f in a.merge:
-            rows.update(json.loads(Path(f).read_text())["clips"])
+            part = json.loads(Path(f).read_text())
+            rows.update(part["clips"])
+            setups.append(part.get("settings"))
         res = summarise(rows, variants)
+        if setups[0] is not None and all(s == setups[0] for s in setups):
+            res["settings"] = setups[0]
         for v, row in rows.items():
             print(_row(Path(v).name, row))
     else:
         shared = ROOT.parent / "shared" / "media"
         paths = a.videos or [str(ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else [])
         videos = find(paths)
-        done, save = {}, None
-        if a.json:
-            setup = settings(a.weights, variants, a.flip)
-            try:
+        done, save, known = {}, None, {}
+        setup = settings(a.weights, variants, a.flip, a.lossy)
+        try:
+            if a.reuse:
+                known = reusable(Path(a.reuse), setup)
+            if a.json:
                 done = earlier_rows(Path(a.json), setup, [str(v) for v in videos])
-            except ValueError as e:
-                sys.exit(f"error: {e}")
+        except ValueError as e:
+            sys.exit(f"error: {e}")
+        if a.json:
             save = lambda r: save_json(Path(a.json), r, setup)  # noqa: E731
         res = consistency(videos, a.weights, log=lambda m: print(m, flush=True), variants=variants,
-                          flip=a.flip, done=done, save=save)
+                          flip=a.flip, done=done, save=save, known=known, lossy=a.lossy)
         if save is not None and not Path(a.json).exists():
             save(res)  # nothing was analysed (no video found): the file still says so
     print(f"\n{res['analysed']} clips analysed ({res['failed']} the reference could not); a * marks a disagreement")
