@@ -65,6 +65,9 @@ def test_the_samples_answer_holds_in_fast_mode_and_mirrored_with_the_flip_pass(s
     for k in asked:  # the main walker is found again by place, and is the variant's main walker
         assert row[k]["same_person"]["argmax"] == row[k]["argmax"] and row[k]["same_person"]["iou"] > 0.7, row[k]
     assert res["same_person_agreement"] == {"fast": 1.0, "mirror": 1.0}
+    for k in asked:  # the median of one clip's largest move is that move
+        want = np.abs(np.subtract(row[k]["probs"], row["reference"]["probs"])).max()
+        assert res["median_largest_move"][k] == pytest.approx(want)
 
 
 def test_a_killed_run_resumes_without_analysing_its_clips_again(tmp_path, monkeypatch):

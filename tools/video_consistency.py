@@ -214,10 +214,14 @@ def summarise(rows: dict, variants=DEFAULT_VARIANTS) -> dict:
     both = [r for r in ok if "walkers" in r["reference"]]  # results of runs that recorded every walker
     person = {k: float(np.mean([(r[k].get("same_person") or {}).get("argmax") == r["reference"]["argmax"]
                                 for r in both])) if both else float("nan") for k in variants}
+    # how far the probabilities move: the largest change of any of them, main walker to main walker
+    moves = {k: [float(np.max(np.abs(np.subtract(r[k]["probs"], r["reference"]["probs"]))))
+                 for r in ok if "probs" in r[k]] for k in variants}
+    move = {k: float(np.median(m)) if m else float("nan") for k, m in moves.items()}
     top = [r["reference"]["argmax"] for r in ok]
     shares = {e: top.count(e) / len(top) for e in sorted(set(top))} if top else {}
     return {"clips": rows, "analysed": len(ok), "failed": len(rows) - len(ok), "agreement": agree,
-            "stated_agreement": said, "same_person_agreement": person, "same_person_clips": len(both),
+            "stated_agreement": said, "median_largest_move": move, "same_person_agreement": person, "same_person_clips": len(both),
             "reference_argmax_shares": shares}
 
 
@@ -259,6 +263,8 @@ def settings(weights: str, variants, flip: bool, lossy: bool = False) -> dict:
 def reusable(path: Path, setup: dict) -> dict:
     """{clip: {kind: answer}} for the REUSABLE kinds of an earlier result at path, whose
     weights and flip are setup's. Raises ValueError (one line) otherwise."""
+    if not Path(path).is_file():
+        raise ValueError(f"--reuse {path}: no such file")
     try:
         old = json.loads(Path(path).read_text())
         rows, had = old["clips"], old.get("settings") or {}
@@ -337,6 +343,8 @@ def main() -> None:
         shared = ROOT.parent / "shared" / "media"
         paths = a.videos or [str(ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else [])
         videos = find(paths)
+        if not Path(a.weights).is_file():
+            sys.exit(f"error: --weights {a.weights}: no such file")
         done, save, known = {}, None, {}
         setup = settings(a.weights, variants, a.flip, a.lossy)
         try:
@@ -355,7 +363,8 @@ def main() -> None:
     print(f"\n{res['analysed']} clips analysed ({res['failed']} the reference could not); a * marks a disagreement")
     for k, v in res["agreement"].items():
         print(f"  {k:6s} agrees with full rate on {100 * v:.0f} % of clips (argmax); the stated answer "
-              f"(the emotion, or uncertain) on {100 * res['stated_agreement'][k]:.0f} %")
+              f"(the emotion, or uncertain) on {100 * res['stated_agreement'][k]:.0f} %; median largest "
+              f"probability move {res['median_largest_move'][k]:.3f}")
     if res.get("same_person_clips"):
         print(f"  the reference's main walker, found again by place in the variant ({res['same_person_clips']} clips): "
               + ", ".join(f"{k} {100 * v:.0f} %" for k, v in res["same_person_agreement"].items()))
