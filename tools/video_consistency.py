@@ -25,7 +25,8 @@ same clip are analysed the same way:
 The transformed frames are written losslessly (FFV1), so that mirror, half, crop and
 center measure their transform and nothing else; --lossy writes them through H.264 at
 CRF 20 instead, which adds the re-encoding's noise to each (as up to stop 28; the
-reencode variant measures that noise alone).
+reencode variant measures that noise alone). An FFV1 file is large (about 1 GB a
+minute of 720p at 30 frames/s); one variant at a time lies in a temporary folder.
 A variant agrees when its clip argmax is the reference's; its stated answer agrees when
 both say the same emotion or both say "uncertain". Printed: one row per clip, then
 the share of clips on which each variant agrees (clips the reference cannot analyse are
