@@ -89,12 +89,13 @@ def kill_after_first_part(args, timeout=180) -> int:
 
 def test_kill_and_resume_equals_a_clean_run(tmp_path):
     (tmp_path / "clips").mkdir()
-    clips = _clips(tmp_path / "clips", 3)
+    clips = _clips(tmp_path / "clips", 2)  # two clips: the kill lands between them
     clean = tmp_path / "clean.h5"
     assert run_cli("harvest", clips, "-o", clean).returncode == 0
     killed = tmp_path / "killed.h5"
-    n_done = kill_after_first_part(["harvest", clips, "-o", killed])
-    assert 1 <= n_done < 3, "the kill landed mid-harvest"
+    # one worker: the second clip has not started when the first one's part lands
+    n_done = kill_after_first_part(["harvest", clips, "-o", killed, "--workers", "1"])
+    assert n_done == 1, "the kill landed mid-harvest"
     assert not killed.exists()  # nothing half-written
     p = run_cli("harvest", clips, "-o", killed)
     assert p.returncode == 0, p.stderr
@@ -103,7 +104,7 @@ def test_kill_and_resume_equals_a_clean_run(tmp_path):
     # running again is idempotent, analyses nothing and leaves the output untouched
     before, mtime = killed.read_bytes(), killed.stat().st_mtime_ns
     p = run_cli("harvest", clips, "-o", killed)
-    assert p.returncode == 0 and "3 video(s) already harvested, 0 to go" in p.stderr
+    assert p.returncode == 0 and "2 video(s) already harvested, 0 to go" in p.stderr
     assert killed.read_bytes() == before and killed.stat().st_mtime_ns == mtime
     _same(clean, killed)
 

@@ -128,7 +128,7 @@ def test_a_killed_run_resumes_without_analysing_its_clips_again(tmp_path, monkey
 
 
 def test_variants_are_written_losslessly_so_that_they_measure_their_transform_only(tmp_path):
-    """mirror, half, crop: the transformed frames read back exactly (FFV1), odd sizes too;
+    """mirror, half, crop: the transformed frames read back exactly (lossless H.264 in RGB), odd sizes too;
     reencode (and --lossy): H.264, whose pixels differ from the frames written."""
     from pipeline.encode import VideoWriter
     from pose_lifting.video import read_frames

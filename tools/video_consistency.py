@@ -22,10 +22,11 @@ same clip are analysed the same way:
   center: the central 80 % of every frame (10 % off each side; not in the default set:
           it cuts walkers who reach the frame's edge, and a walker cut in half is no
           longer the same gait)
-The transformed frames are written losslessly (FFV1), so that mirror, half, crop and
+The transformed frames are written losslessly (H.264 in RGB at qp 0, which reads back
+every pixel exactly), so that mirror, half, crop and
 center measure their transform and nothing else; --lossy writes them through H.264 at
 CRF 20 instead, which adds the re-encoding's noise to each (as up to stop 28; the
-reencode variant measures that noise alone). An FFV1 file is large (about 1 GB a
+reencode variant measures that noise alone). A lossless file is large (about 1 GB a
 minute of 720p at 30 frames/s); one variant at a time lies in a temporary folder.
 A variant agrees when its clip argmax is the reference's; its stated answer agrees when
 both say the same emotion or both say "uncertain". Printed: one row per clip, then
@@ -78,7 +79,7 @@ def transform(frame: np.ndarray, kind: str, box: tuple | None = None) -> np.ndar
 
 def write_variant(video: Path, kind: str, out: Path, box: tuple | None = None, lossy: bool = False) -> Path:
     """The whole clip through transform(), at the source's frame rate, to out with the
-    suffix .mkv (FFV1: the transformed frames exactly) or, for reencode and when lossy,
+    suffix .mkv (lossless: the transformed frames exactly) or, for reencode and when lossy,
     .mp4 (H.264, CRF 20; even sizes) -> that path."""
     from pipeline.encode import VideoWriter
     from pose_lifting.video import probe, read_frames
@@ -258,7 +259,7 @@ def settings(weights: str, variants, flip: bool, lossy: bool = False) -> dict:
     """What a result depends on besides the clips: a run resumes only a result of these."""
     from pipeline.harvest import content_hash
     return {"weights_sha256": content_hash(Path(weights)), "variants": list(variants), "flip": bool(flip),
-            "encoding": "h264-crf20" if lossy else "ffv1"}
+            "encoding": "h264-crf20" if lossy else "lossless"}
 
 
 def reusable(path: Path, setup: dict) -> dict:
@@ -317,7 +318,7 @@ def main() -> None:
                     help="analyse every clip and variant with the flip pass, as `run` does (default; --no-flip: one pass)")
     ap.add_argument("--variants", default=",".join(DEFAULT_VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
     ap.add_argument("--lossy", action="store_true",
-                    help="write the transformed variants through H.264 (CRF 20) rather than losslessly (FFV1), "
+                    help="write the transformed variants through H.264 (CRF 20) rather than losslessly, "
                          "so that each also carries a re-encoding's noise")
     ap.add_argument("--reuse", metavar="JSON",
                     help="take the reference and fast answers from this earlier --json of the same weights and flip "
