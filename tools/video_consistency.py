@@ -267,15 +267,22 @@ def reusable(path: Path, setup: dict) -> dict:
     weights and flip are setup's. Raises ValueError (one line) otherwise."""
     if not Path(path).is_file():
         raise ValueError(f"--reuse {path}: no such file")
-    try:
-        old = json.loads(Path(path).read_text())
-        rows, had = old["clips"], old.get("settings") or {}
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"--reuse {path}: not a result of this tool ({type(e).__name__})") from None
+    rows, had = _read_result(Path(path), f"--reuse {path}")
+    had = had or {}
     for k in ("weights_sha256", "flip"):
         if had.get(k) != setup[k]:
             raise ValueError(f"--reuse {path}: its {k} is {had.get(k)!r}, this run's {setup[k]!r}")
     return {clip: {k: row[k] for k in REUSABLE if k in row} for clip, row in rows.items()}
+
+
+def _read_result(path: Path, what: str, hint: str = "") -> tuple[dict, dict | None]:
+    """(rows, settings) of a result this tool wrote to path; ValueError (one line: `what`,
+    then why, then `hint`) for a file that is not one."""
+    try:
+        old = json.loads(path.read_text())
+        return dict(old["clips"]), old.get("settings")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(f"{what} is not a result of this tool ({type(e).__name__}){hint}") from None
 
 
 def save_json(path: Path, res: dict, setup: dict) -> None:
@@ -291,14 +298,9 @@ def earlier_rows(path: Path, setup: dict, videos: list[str]) -> dict:
     one holding clips that are not among `videos` (writing over it would lose them)."""
     if not path.exists():
         return {}
-    try:
-        old = json.loads(path.read_text())
-        rows = old["clips"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise ValueError(f"{path} exists and is not a result of this tool ({type(e).__name__}); "
-                         "remove it or choose another --json") from None
-    if old.get("settings") != setup:
-        raise ValueError(f"{path} holds results of other settings (weights, variants or flip); "
+    rows, had = _read_result(path, f"{path} exists and", "; remove it or choose another --json")
+    if had != setup:
+        raise ValueError(f"{path} holds results of other settings (weights, variants, flip or encoding); "
                          "remove it or choose another --json")
     other = set(rows) - set(videos)
     if other:
