@@ -10,6 +10,8 @@
          predicted hip (constant velocity) and each pose's hip, in body heights, plus box
          overlap and change of size; gated, so a far pose starts a new track
       -> tracks unseen for up to MAX_LOST_S are kept open (a crossing, a short occlusion)
+      -> tracks joined: one that ends to one that starts where its motion leads (stitch),
+         two that hold one body in turns (join_turns)
       -> one lifting.Track per person on the processed frames, NaN where not seen
 
 Whether a person walks is decided later (pipeline.run), window by window
@@ -176,7 +178,7 @@ def track_people(path: str, frames: np.ndarray | None = None, roi: ROI | None = 
     t = np.array(times[:len(idx)], float) if len(times) >= len(idx) else None
     n = len(idx)
     out = []
-    for tr in stitch(finished + state["open"], fps):
+    for tr in join_turns(stitch(finished + state["open"], fps)):
         if len(tr.rows) < max(3, MIN_SEEN_S * fps):
             continue
         world = np.full((n, 33, 3), np.nan, np.float32)
@@ -426,6 +428,57 @@ def stitch(tracks: list[_Open], fps: float) -> list[_Open]:
         a, b = tracks[i], tracks[j]
         a.rows += b.rows
         a.poses += b.poses
+        tracks.remove(b)
+
+
+TURN_ROWS = 2       # join_turns: poses of two tracks at most this many rows apart are compared
+TURN_SHARE = 0.5    # join_turns: tracks seen together on more of the shorter one's rows are two people
+
+
+def _turn_gaps(a: _Open, b: _Open) -> np.ndarray:
+    """Hip distance, in body heights (mean of the two), from every pose of `a` to the pose
+    of `b` nearest in time, where that lies within TURN_ROWS rows. (K,)"""
+    rb = np.array(b.rows)
+    hb = np.array([_hip(p) for p in b.poses])
+    out = []
+    for r, p in zip(a.rows, a.poses):
+        k = int(np.argmin(np.abs(rb - r)))
+        if abs(rb[k] - r) <= TURN_ROWS:
+            h = 0.5 * (max(np.ptp(p.image[CORE, 1]), 1.0) + max(np.ptp(b.poses[k].image[CORE, 1]), 1.0))
+            out.append(float(np.linalg.norm(_hip(p) - hb[k])) / h)
+    return np.array(out)
+
+
+def takes_turns(a: _Open, b: _Open) -> bool:
+    """Whether two tracks hold one body in turns: whenever one is seen within TURN_ROWS rows
+    of the other, their hips are one body's (same_person on those gaps, from both sides),
+    yet they are seen on the same row rarely (at most TURN_SHARE of the shorter track's
+    rows). Two trackers that the duplicate check made let go of one body in turn do this
+    (a lone walker cropped became two tracks, neither long enough for a gait); two people
+    abreast or crossing are seen together all along, and one track after another is
+    stitch's to join, by their motion."""
+    together = len(set(a.rows) & set(b.rows))
+    if together > TURN_SHARE * min(len(a.rows), len(b.rows)):
+        return False
+    return same_person(np.concatenate([_turn_gaps(a, b), _turn_gaps(b, a)]))
+
+
+def join_turns(tracks: list[_Open]) -> list[_Open]:
+    """Tracks that take turns on one body (takes_turns) joined into one: the union of their
+    rows, the longer track's pose where both are seen. Returns the tracks in order of first
+    appearance."""
+    tracks = list(tracks)
+    while True:
+        pairs = [(i, j) for i in range(len(tracks)) for j in range(i + 1, len(tracks))
+                 if takes_turns(tracks[i], tracks[j])]
+        if not pairs:
+            return sorted(tracks, key=lambda t: min(t.rows))
+        i, j = min(pairs, key=lambda ij: float(np.median(np.concatenate(
+            [_turn_gaps(tracks[ij[0]], tracks[ij[1]]), _turn_gaps(tracks[ij[1]], tracks[ij[0]])]))))
+        a, b = sorted((tracks[i], tracks[j]), key=lambda t: -len(t.rows))
+        pose = dict(zip(b.rows, b.poses)) | dict(zip(a.rows, a.poses))
+        a.rows = sorted(pose)
+        a.poses = [pose[r] for r in a.rows]
         tracks.remove(b)
 
 

@@ -239,3 +239,41 @@ def test_flip_merge_takes_no_pose_of_the_other_walker_at_a_crossing():
         truth = (100 + 8 * t.frames[ok]) if x[0] < 200 else (292 - 8 * t.frames[ok])
         assert np.abs(x - truth).max() < 15, np.round(x - truth)
         assert ok.sum() >= 19  # A: every frame the direct pass sees
+
+
+def _held(rows, x0=100.0, v=4.0, y=200.0, jitter=0.0, seed=0) -> _Open:
+    """An open track of a body walking right v px a row, seen on `rows`."""
+    rng = np.random.default_rng(seed)
+    t = _Open(seed)
+    for r in rows:
+        t.add(r, _pose(x0 + v * r + rng.normal(0, jitter), y))
+    return t
+
+
+def test_two_trackers_taking_turns_on_one_walker_are_joined_and_people_are_not():
+    """The lone walker of a cropped clip was held by two tracks in turns (the duplicate
+    check made one let go, then the other): rows 0-76 and a few later ones, rows 77-130
+    and a few earlier ones, hips a few pixels apart where both are seen. join_turns makes
+    them one track over every row, the longer one's pose where both are seen. A crossing,
+    two people abreast and one track after another stay apart."""
+    from pose_lifting.people import join_turns, takes_turns
+    first = list(range(77)) + [100, 120, 130]
+    second = [0, 3, 7, 9, 49] + list(range(77, 131))
+    a, b = _held(first, jitter=3, seed=1), _held(second, jitter=3, seed=2)
+    assert takes_turns(a, b) and takes_turns(b, a)
+    pa, pb = dict(zip(a.rows, a.poses)), dict(zip(b.rows, b.poses))
+    (one,) = join_turns([b, a])
+    assert one.rows == list(range(131)) and len(one.poses) == 131
+    assert all(p is pa.get(r, pb.get(r)) for r, p in zip(one.rows, one.poses))   # a is the longer
+    # a crossing: seen together all along, one body for a few rows only
+    crossing = [_held(range(60), x0=100, v=4, seed=3), _held(range(60), x0=340, v=-4, seed=4)]
+    assert len(join_turns(crossing)) == 2
+    # two people abreast, 0.25 body heights apart, every row: two people
+    abreast = [_held(range(60), x0=100, seed=5), _held(range(60), x0=125, seed=6)]
+    assert len(join_turns(abreast)) == 2
+    # one track after another at the same place: stitch's case, not join_turns'
+    after = [_held(range(30), seed=7), _held(range(31, 60), seed=8)]
+    assert len(join_turns(after)) == 2
+    # two walkers taking turns far apart are not one body
+    far = [_held(first, seed=9), _held(second, x0=400, seed=10)]
+    assert len(join_turns(far)) == 2
