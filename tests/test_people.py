@@ -277,3 +277,22 @@ def test_two_trackers_taking_turns_on_one_walker_are_joined_and_people_are_not()
     # two walkers taking turns far apart are not one body
     far = [_held(first, seed=9), _held(second, x0=400, seed=10)]
     assert len(join_turns(far)) == 2
+
+
+SARWESH = MEDIA / "walks" / "sarweshshah__gait_analysis__sarwesh.mp4"
+
+
+@pytest.mark.skipif(not SARWESH.is_file(), reason="needs ../shared/media/walks")
+def test_a_lone_walker_cropped_is_followed_as_one_person(tmp_path):
+    """The shared `sarwesh` clip cut to its walker's region plus 10 % of the frame on each
+    side (tools.video_consistency's crop, the region of its reference run). The duplicate
+    check made two trackers hold the one walker in turns (frames 0-76 and 77-130, each
+    with a few of the other's frames), neither a 2-second walk, and the clip failed: "no
+    one walks among the 2 people tracked". join_turns makes them one walker again."""
+    from pipeline.run import RunConfig, analyze
+    from tools.video_consistency import crop_box, write_variant
+    crop = write_variant(SARWESH, "crop", tmp_path / "crop", crop_box((116, 359, 1622, 718), 1920, 1080))
+    an = analyze(crop, RunConfig(), classify=False)
+    assert len(an.walkers) == 1, [(p.id, p.reason) for p in an.persons]
+    seen = np.isfinite(an.walkers[0].track.world).all((1, 2))
+    assert seen.mean() >= 0.9, seen.mean()
