@@ -153,3 +153,27 @@ def test_variants_are_written_losslessly_so_that_they_measure_their_transform_on
         back = [f for _, f in read_frames(path)]
         assert path.suffix == ".mp4" and back[0].shape == (36, 50, 3)  # even sizes for H.264
         assert len(back) == 6 and np.abs(back[0].astype(int) - transform(frames[0], kind)[:36].astype(int)).max() > 0
+
+
+def test_pose_sensitivity_matches_windows_by_frame_and_measures_noise():
+    """tools.pose_sensitivity: windows are compared only where both analyses cut them at
+    the same frame; a joint's move counts in its body part, root-centred (the whole body
+    shifted is no move); the noise spread is the sd of the answer under that noise."""
+    from pose_lifting.gait import Gait
+    from tools.pose_sensitivity import noise_spread, window_moves
+    rng = np.random.default_rng(0)
+    pos = rng.normal(0, 0.3, (48, 21, 3)).astype(np.float32)
+
+    def gait(p, start):
+        return Gait(p, np.zeros((48, 21, 4), np.float32), np.zeros((48, 18), np.float32), start, start + 60)
+    knee = pos.copy()
+    knee[:, 2, 0] += 0.1                          # l_knee, 10 cm sideways
+    moves = window_moves([gait(pos, 0.0), gait(pos, 14.0)], [gait(knee + 0.5, 0.2), gait(pos, 30.0)])
+    assert [m["start"] for m in moves] == [0.0]   # the window at 14 has no partner
+    m = moves[0]
+    assert m["left_leg"] == pytest.approx(0.1 / 4, abs=1e-6) and m["all"] == pytest.approx(0.1 / 21, abs=1e-6)
+    assert max(m["torso"], m["right_leg"], m["left_arm"], m["right_arm"]) < 1e-6
+    ident = lambda x: x.reshape(len(x), -1)[:, :4]  # noqa: E731  (probabilities = four coordinates)
+    spread = noise_spread(ident, np.stack([pos] * 3).astype(np.float64), [0.0, 0.02], draws=400)
+    assert spread[0.0]["mean_sd"] == 0
+    assert spread[0.02]["mean_sd"] == pytest.approx(0.02, rel=0.1)
