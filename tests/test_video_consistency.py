@@ -177,3 +177,17 @@ def test_pose_sensitivity_matches_windows_by_frame_and_measures_noise():
     spread = noise_spread(ident, np.stack([pos] * 3).astype(np.float64), [0.0, 0.02], draws=400)
     assert spread[0.0]["mean_sd"] == 0
     assert spread[0.02]["mean_sd"] == pytest.approx(0.02, rel=0.1)
+
+
+def test_smoothing_the_answers_over_noise_calms_a_steep_answer():
+    """tools.pose_sensitivity.smoothed_moves: sigma 0 is the plain answer's move; a step
+    answer that a 2 mm change flips moves fully, and averaged over 1 cm noise it moves
+    little."""
+    from tools.pose_sensitivity import smoothed_moves
+    step = lambda x: (x.reshape(len(x), -1)[:, :4] > 0).astype(float)  # noqa: E731
+    ref = np.full((2, 48, 21, 3), -0.001)
+    var = ref + 0.002
+    plain = smoothed_moves(step, ref, var, 0.0)
+    assert plain == {"window_median": 1.0, "window_max": 1.0, "mean": 1.0}
+    smooth = smoothed_moves(step, ref, var, 0.01, draws=400)
+    assert smooth["window_max"] < 0.2 and smooth["mean"] < 0.2

@@ -16,7 +16,9 @@ gait windows that both analyses cut at the same frames, printed per window:
 Then, to tell pose change from model sensitivity: the reference windows with independent
 Gaussian noise of each --noise sigma (metres, every coordinate of every frame) added,
 --draws times (seed 0), and the standard deviation of each emotion's window probability,
-the mean over windows and emotions and the largest.
+the mean over windows and emotions and the largest. Last, whether averaging each answer
+over noise (randomised smoothing, each --smooth sigma, 16 draws) would make the matched
+windows' answers move less from reference to variant (sigma 0: as `run` answers).
 """
 from __future__ import annotations
 
@@ -32,21 +34,30 @@ ROOT = Path(__file__).resolve().parents[1]
 SAME_3D = ("reencode", "half", "crop", "center")  # variants whose walker is the same in 3D (a mirror is not)
 
 
+def matched(ref: list, var: list) -> list[tuple[int, int]]:
+    """Pairs (i, j) of gait windows (pose_lifting.gait.Gait) of two analyses of one walker
+    that start on the same frame (within half a frame)."""
+    out = []
+    for i, g in enumerate(ref):
+        j = min(range(len(var)), key=lambda k: abs(var[k].start - g.start), default=None)
+        if j is not None and abs(var[j].start - g.start) <= 0.5:
+            out.append((i, j))
+    return out
+
+
 def window_moves(ref: list, var: list) -> list[dict]:
-    """Gait windows (pose_lifting.gait.Gait) of two analyses of one walker, matched by
-    start frame (within half a frame) -> per matched window {'start', 'all', <part>: mean
-    joint distance in metres, root-centred each frame}."""
+    """Gait windows of two analyses of one walker, matched by start frame (matched) -> per
+    matched window {'start', 'all', <part>: mean joint distance in metres, root-centred
+    each frame}."""
     from pose_lifting.skeletons import ELMD21
     parts = {k: [ELMD21.index(j) for j in v] for k, v in ELMD21.parts.items()}
     out = []
-    for g in ref:
-        h = min(var, key=lambda v: abs(v.start - g.start), default=None)
-        if h is None or abs(h.start - g.start) > 0.5:
-            continue
+    for i, j in matched(ref, var):
+        g, h = ref[i], var[j]
         a, b = g.positions - g.positions[:, :1], h.positions - h.positions[:, :1]
         d = np.linalg.norm(a - b, axis=-1)                               # (T, 21)
         out.append({"start": float(g.start), "all": float(d.mean()),
-                    **{k: float(d[:, j].mean()) for k, j in parts.items()}})
+                    **{k: float(d[:, idx].mean()) for k, idx in parts.items()}})
     return out
 
 
@@ -64,6 +75,27 @@ def noise_spread(probs_of, positions: np.ndarray, sigmas, draws: int = 8, seed: 
     return out
 
 
+def smoothed_moves(probs_of, ref: np.ndarray, var: np.ndarray, sigma: float, draws: int = 16,
+                   seed: int = 0) -> dict:
+    """How far matched windows' answers move, reference to variant, when each answer is the
+    mean over `draws` copies with independent Gaussian noise of `sigma` metres (randomised
+    smoothing; sigma 0: the plain answer).
+
+    probs_of: positions (N, T, 21, 3) -> probabilities (N, C); ref, var: (N, T, 21, 3)
+    returns {'window_median', 'window_max': largest class change per window, median and
+    max over windows; 'mean': largest class change of the windows' mean answer}."""
+    rng = np.random.default_rng(seed)
+
+    def answer(x):
+        if sigma == 0:
+            return probs_of(x)
+        return np.mean([probs_of(x + rng.normal(0.0, sigma, x.shape)) for _ in range(draws)], axis=0)
+    pa, pb = answer(ref), answer(var)
+    w = np.abs(pa - pb).max(1)
+    return {"window_median": float(np.median(w)), "window_max": float(w.max()),
+            "mean": float(np.abs(pa.mean(0) - pb.mean(0)).max())}
+
+
 def main(argv=None) -> int:
     from tools.video_consistency import crop_box, write_variant
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -72,6 +104,8 @@ def main(argv=None) -> int:
     ap.add_argument("--weights", default=str(ROOT / "model" / "weights" / "taew.pt"))
     ap.add_argument("--noise", type=float, nargs="*", default=[0.005, 0.01, 0.02])
     ap.add_argument("--draws", type=int, default=8)
+    ap.add_argument("--smooth", type=float, nargs="*", default=[0.01, 0.02],
+                    help="also measure the moves with each answer averaged over 16 noise draws of these sigmas (metres)")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
     from pipeline.run import RunConfig, _load, analyze, window_outputs
@@ -109,9 +143,19 @@ def main(argv=None) -> int:
     print("independent noise on the reference windows (sd of a window's probability over "
           f"{a.draws} draws): " + "; ".join(f"sigma {s * 100:g} cm: mean {v['mean_sd']:.3f}, largest {v['max_sd']:.3f}"
                                             for s, v in spread.items()))
+    pairs = matched(ref.main.gaits, other.gaits)
+    smooth = {}
+    if pairs:
+        rp = np.stack([ref.main.gaits[i].positions for i, _ in pairs]).astype(np.float64)
+        vp = np.stack([other.gaits[j].positions for _, j in pairs]).astype(np.float64)
+        for s in [0.0] + list(a.smooth):
+            smooth[s] = smoothed_moves(lambda x: window_outputs(model, x, align[0], None, align[1])[0], rp, vp, s)
+            print(f"answers averaged over noise of sigma {s * 100:g} cm: windows move by {smooth[s]['window_median']:.3f} "
+                  f"in the median (largest {smooth[s]['window_max']:.3f}), their mean by {smooth[s]['mean']:.3f}")
     if a.json:
         Path(a.json).write_text(json.dumps({"video": a.video, "variant": a.variant, "weights": a.weights,
-                                            "windows": moves, "noise": {str(k): v for k, v in spread.items()}},
+                                            "windows": moves, "noise": {str(k): v for k, v in spread.items()},
+                                            "smoothed": {str(k): v for k, v in smooth.items()}},
                                            indent=1) + "\n")
     return 0
 
