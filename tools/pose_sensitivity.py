@@ -79,17 +79,16 @@ def smoothed_moves(probs_of, ref: np.ndarray, var: np.ndarray, sigma: float, dra
                    seed: int = 0) -> dict:
     """How far matched windows' answers move, reference to variant, when each answer is the
     mean over `draws` copies with independent Gaussian noise of `sigma` metres (randomised
-    smoothing; sigma 0: the plain answer).
+    smoothing; sigma 0: the plain answer). Both get the same draws, so that the move is the
+    smoothed answer's, not the draws' own scatter.
 
     probs_of: positions (N, T, 21, 3) -> probabilities (N, C); ref, var: (N, T, 21, 3)
     returns {'window_median', 'window_max': largest class change per window, median and
     max over windows; 'mean': largest class change of the windows' mean answer}."""
-    rng = np.random.default_rng(seed)
+    noise = np.random.default_rng(seed).normal(0.0, sigma, (draws if sigma else 0,) + ref.shape)
 
-    def answer(x):
-        if sigma == 0:
-            return probs_of(x)
-        return np.mean([probs_of(x + rng.normal(0.0, sigma, x.shape)) for _ in range(draws)], axis=0)
+    def answer(x):  # the same draws for both: a fixed seed, as a deterministic answer would use
+        return probs_of(x) if sigma == 0 else np.mean([probs_of(x + e) for e in noise], axis=0)
     pa, pb = answer(ref), answer(var)
     w = np.abs(pa - pb).max(1)
     return {"window_median": float(np.median(w)), "window_max": float(w.max()),
