@@ -191,3 +191,19 @@ def test_smoothing_the_answers_over_noise_calms_a_steep_answer():
     assert plain == {"window_median": 1.0, "window_max": 1.0, "mean": 1.0}
     smooth = smoothed_moves(step, ref, var, 0.01, draws=400)
     assert smooth["window_max"] < 0.2 and smooth["mean"] < 0.2
+
+
+def test_pose_sensitivity_summary_is_the_median_over_clips_of_each_clips_median():
+    from tools.pose_sensitivity import summarise
+    parts = dict(torso=0.0, left_arm=0.0, right_arm=0.0, right_leg=0.0)
+
+    def clip(moves, plain, smooth):
+        return {"windows": [dict(parts, all=m, left_leg=2 * m) for m in moves],
+                "smoothed": {"0.0": {"window_median": plain, "mean": plain}, "0.01": {"window_median": smooth, "mean": smooth}},
+                "noise": {"0.01": {"mean_sd": plain}}}
+    m = summarise([clip([0.01, 0.02, 0.09], 0.1, 0.05), clip([0.03], 0.2, 0.3), clip([0.05], 0.3, 0.1),
+                   {"windows": []}])                                # a clip with no matched window: left out
+    assert m["clips"] == 3
+    assert m["joint_move"] == pytest.approx(0.03) and m["leg_move"] == pytest.approx(0.06)
+    assert m["smoothed"]["0.01"] == {"window_median": 0.1, "mean": 0.1, "mean_max": 0.3, "mean_lower": 2}
+    assert m["noise_sd"]["0.01"] == pytest.approx(0.2)

@@ -3,6 +3,7 @@ window answers follow: the cause behind tools.video_consistency's moves.
 
     python -m tools.pose_sensitivity VIDEO [--variant reencode] [--weights W]
                                      [--noise 0.005 0.01 0.02] [--draws 8] [--json out.json]
+    python -m tools.pose_sensitivity --merge a.json b.json ...   (the medians over clips)
 
 The clip is analysed as `run` does (flip pass), then its variant (tools.video_consistency:
 reencode by default, or half, crop, center; not mirror, whose walker is another in 3D)
@@ -95,10 +96,28 @@ def smoothed_moves(probs_of, ref: np.ndarray, var: np.ndarray, sigma: float, dra
             "mean": float(np.abs(pa.mean(0) - pb.mean(0)).max())}
 
 
+def summarise(results: list[dict]) -> dict:
+    """--json results of several clips -> medians over clips (each clip's own median over
+    its windows): the joint move (all joints, and the more moved leg), the window answers'
+    move and their mean's at each smoothing sigma, and the sd under each noise sigma."""
+    rows = [r for r in results if r["windows"]]
+    med = lambda v: float(np.median(v))  # noqa: E731
+    return {"clips": len(rows),
+            "joint_move": med([med([w["all"] for w in r["windows"]]) for r in rows]),
+            "leg_move": med([med([max(w["left_leg"], w["right_leg"]) for w in r["windows"]]) for r in rows]),
+            "smoothed": {k: {"window_median": med([r["smoothed"][k]["window_median"] for r in rows]),
+                             "mean": med([r["smoothed"][k]["mean"] for r in rows]),
+                             "mean_max": float(max(r["smoothed"][k]["mean"] for r in rows)),
+                             "mean_lower": int(sum(r["smoothed"][k]["mean"] < r["smoothed"]["0.0"]["mean"] for r in rows))}
+                         for k in rows[0]["smoothed"]} if rows else {},
+            "noise_sd": {k: med([r["noise"][k]["mean_sd"] for r in rows]) for k in rows[0]["noise"]} if rows else {}}
+
+
 def main(argv=None) -> int:
     from tools.video_consistency import crop_box, write_variant
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("video")
+    ap.add_argument("video", nargs="?")
+    ap.add_argument("--merge", nargs="+", metavar="JSON", help="analyse nothing: print the medians over these results")
     ap.add_argument("--variant", default="reencode", choices=SAME_3D)
     ap.add_argument("--weights", default=str(ROOT / "model" / "weights" / "taew.pt"))
     ap.add_argument("--noise", type=float, nargs="*", default=[0.005, 0.01, 0.02])
@@ -107,6 +126,23 @@ def main(argv=None) -> int:
                     help="also measure the moves with each answer averaged over 16 noise draws of these sigmas (metres)")
     ap.add_argument("--json")
     a = ap.parse_args(argv)
+    if a.merge:
+        try:
+            results = [json.loads(Path(f).read_text()) for f in a.merge]
+            m = summarise(results)
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            print(f"error: not results of this tool ({type(e).__name__}: {e})", file=sys.stderr)
+            return 1
+        print(f"{m['clips']} clips; medians over clips: joints move {m['joint_move'] * 100:.1f} cm "
+              f"(the more moved leg {m['leg_move'] * 100:.1f} cm); window answers' largest move, by smoothing sigma:")
+        for k, v in m["smoothed"].items():
+            print(f"  sigma {float(k) * 100:g} cm: windows {v['window_median']:.3f}, their mean {v['mean']:.3f} "
+                  f"(largest {v['mean_max']:.3f}; lower than unsmoothed on {v['mean_lower']} clips)")
+        print("  sd of a window's probability under independent noise: "
+              + ", ".join(f"{float(k) * 100:g} cm {v:.3f}" for k, v in m["noise_sd"].items()))
+        return 0
+    if not a.video:
+        ap.error("a video, or --merge")
     from pipeline.run import RunConfig, _load, analyze, window_outputs
     from pose_lifting.video import probe
     try:
