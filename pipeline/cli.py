@@ -125,8 +125,8 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as e:  # one line, never a traceback
         if os.environ.get("PIPELINE_DEBUG"):
             raise
-        msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"error: {msg}", file=sys.stderr)
+        from .cluster import one_line
+        print(f"error: {one_line(e)}", file=sys.stderr)
         code = 2 if isinstance(e, (ValueError, FileNotFoundError, OSError)) else 1
     sys.exit(code)
 

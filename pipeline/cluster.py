@@ -45,7 +45,8 @@ class TaskFailure:
         return f"TaskFailure({self.kind!r}, {self.message!r})"
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
+    """An exception as the one line the project prints: its first line, or its type."""
     s = str(e).strip()
     return s.splitlines()[0] if s else type(e).__name__
 
@@ -91,7 +92,7 @@ def local_pool(workers: int = 1):
                 try:
                     yield key, fn(*args)
                 except Exception as e:  # recorded like a failed task, the others go on
-                    yield key, TaskFailure("error", _one_line(e))
+                    yield key, TaskFailure("error", one_line(e))
         yield serial
         return
 
@@ -100,7 +101,7 @@ def local_pool(workers: int = 1):
             return f.result()
         except Exception as e:
             from concurrent.futures.process import BrokenProcessPool
-            return TaskFailure("worker died" if isinstance(e, BrokenProcessPool) else "error", _one_line(e))
+            return TaskFailure("worker died" if isinstance(e, BrokenProcessPool) else "error", one_line(e))
 
     with ProcessPoolExecutor(workers, initializer=_die_with_parent) as ex:
         def run(fn, jobs):
@@ -160,7 +161,7 @@ def ray_cluster(address: str | None = None, workers: int = 1, cpus_per_task: int
     try:
         ray.init(**init)
     except Exception as e:
-        raise ClusterError(f"cannot start or join Ray at {address or 'a new local instance'}: {_one_line(e)}") from None
+        raise ClusterError(f"cannot start or join Ray at {address or 'a new local instance'}: {one_line(e)}") from None
     try:
         cpus = int(ray.cluster_resources().get("CPU", workers * cpus_per_task))
         window = 2 * max(1, cpus // cpus_per_task)
@@ -174,11 +175,11 @@ def ray_cluster(address: str | None = None, workers: int = 1, cpus_per_task: int
                 return ray.get(ref)
             except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError,
                     ray.exceptions.OutOfMemoryError) as e:
-                return TaskFailure("worker died", f"worker died {max_retries + 1} times: {_one_line(e)}")
+                return TaskFailure("worker died", f"worker died {max_retries + 1} times: {one_line(e)}")
             except ray.exceptions.RayTaskError as e:
-                return TaskFailure("error", _one_line(e.cause) if e.cause is not None else _one_line(e))
+                return TaskFailure("error", one_line(e.cause) if e.cause is not None else one_line(e))
             except ray.exceptions.RayError as e:
-                return TaskFailure("error", _one_line(e))
+                return TaskFailure("error", one_line(e))
 
         def wait_some(pending):
             done, rest = ray.wait(list(pending), num_returns=1)

@@ -182,8 +182,8 @@ class Jobs:
                    on_progress=step("rendering"))
             st.state, st.message = "done", ""
         except Exception as e:
-            msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-            st.state, st.message = "failed", msg.replace(str(video), st.name)
+            from .cluster import one_line
+            st.state, st.message = "failed", one_line(e).replace(str(video), st.name)
         st.seconds = round(time.perf_counter() - t0, 2)
         self._write(st)
         return st

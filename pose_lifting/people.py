@@ -449,6 +449,15 @@ def _turn_gaps(a: _Open, b: _Open) -> np.ndarray:
     return np.array(out)
 
 
+def _turns(a: _Open, b: _Open) -> np.ndarray | None:
+    """The hip gaps of two tracks that hold one body in turns (takes_turns), else None."""
+    together = len(set(a.rows) & set(b.rows))
+    if together > TURN_SHARE * min(len(a.rows), len(b.rows)):
+        return None
+    gaps = np.concatenate([_turn_gaps(a, b), _turn_gaps(b, a)])
+    return gaps if same_person(gaps) else None
+
+
 def takes_turns(a: _Open, b: _Open) -> bool:
     """Whether two tracks hold one body in turns: whenever one is seen within TURN_ROWS rows
     of the other, their hips are one body's (same_person on those gaps, from both sides),
@@ -457,10 +466,7 @@ def takes_turns(a: _Open, b: _Open) -> bool:
     (a lone walker cropped became two tracks, neither long enough for a gait); two people
     abreast or crossing are seen together all along, and one track after another is
     stitch's to join, by their motion."""
-    together = len(set(a.rows) & set(b.rows))
-    if together > TURN_SHARE * min(len(a.rows), len(b.rows)):
-        return False
-    return same_person(np.concatenate([_turn_gaps(a, b), _turn_gaps(b, a)]))
+    return _turns(a, b) is not None
 
 
 def join_turns(tracks: list[_Open]) -> list[_Open]:
@@ -469,12 +475,11 @@ def join_turns(tracks: list[_Open]) -> list[_Open]:
     appearance."""
     tracks = list(tracks)
     while True:
-        pairs = [(i, j) for i in range(len(tracks)) for j in range(i + 1, len(tracks))
-                 if takes_turns(tracks[i], tracks[j])]
+        gaps = {(i, j): _turns(tracks[i], tracks[j]) for i in range(len(tracks)) for j in range(i + 1, len(tracks))}
+        pairs = {ij: float(np.median(g)) for ij, g in gaps.items() if g is not None}
         if not pairs:
             return sorted(tracks, key=lambda t: min(t.rows))
-        i, j = min(pairs, key=lambda ij: float(np.median(np.concatenate(
-            [_turn_gaps(tracks[ij[0]], tracks[ij[1]]), _turn_gaps(tracks[ij[1]], tracks[ij[0]])]))))
+        i, j = min(pairs, key=pairs.get)  # the closest pair first
         a, b = sorted((tracks[i], tracks[j]), key=lambda t: -len(t.rows))
         pose = dict(zip(b.rows, b.poses)) | dict(zip(a.rows, a.poses))
         a.rows = sorted(pose)

@@ -144,49 +144,46 @@ def main(argv=None) -> int:
     if not a.video:
         ap.error("a video, or --merge")
     from pipeline.run import RunConfig, _load, analyze, window_outputs
-    from pose_lifting.video import probe
     try:
-        info = probe(a.video)
         model, _ = _load(a.weights)
         cfg = RunConfig(weights=a.weights)
         ref = analyze(a.video, cfg, model=model)
         with tempfile.TemporaryDirectory() as tmp:
-            box = crop_box(ref.main.region, info.width, info.height) if a.variant == "crop" else None
+            box = crop_box(ref.main.region, ref.width, ref.height) if a.variant == "crop" else None
             var = analyze(write_variant(Path(a.video), a.variant, Path(tmp) / a.variant, box), cfg, model=model)
     except Exception as e:
-        print(f"error: {str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}", file=sys.stderr)
+        from pipeline.cluster import one_line
+        print(f"error: {one_line(e)}", file=sys.stderr)
         return 1
-    other = var.main  # the variants keep the frames' timing: windows start on the same frames
-    moves = window_moves(ref.main.gaits, other.gaits)
-    pr = {w.start_frame: w.probs for w in ref.main.windows if w.passed}
-    pv = {w.start_frame: w.probs for w in other.windows if w.passed}
-    print(f"{a.video}: {a.variant}, main walker, {len(moves)} windows matched of {len(ref.main.gaits)}")
-    print(f"{'start':>7} {'all':>6} " + " ".join(f"{k:>9}" for k in moves[0] if k not in ("start", "all"))
-          + "   reference probs            variant probs              move" if moves else "")
-    for m in moves:
-        a_p = pr.get(next((s for s in pr if abs(s - m["start"]) <= 0.5), None), [])
-        b_p = pv.get(next((s for s in pv if abs(s - m["start"]) <= 0.5), None), [])
-        m["probs"], m["variant_probs"] = a_p, b_p
-        m["largest_move"] = float(max(abs(x - y) for x, y in zip(a_p, b_p))) if a_p and b_p else None
-        print(f"{m['start']:7.0f} {m['all']:6.3f} " + " ".join(f"{m[k]:9.3f}" for k in m
-                                                               if k not in ("start", "all", "probs", "variant_probs", "largest_move"))
-              + "   " + " ".join(f"{x:.2f}" for x in a_p) + "   " + " ".join(f"{x:.2f}" for x in b_p)
-              + (f"   {m['largest_move']:.2f}" if m["largest_move"] is not None else ""))
+    # the variants keep the frames' timing: the main walkers' windows start on the same frames
     align = (getattr(model, "video_alignment", None), getattr(model, "embedding_alignment", None))
-    spread = noise_spread(lambda x: window_outputs(model, x, align[0], None, align[1])[0],
-                          np.stack([g.positions for g in ref.main.gaits]).astype(np.float64), a.noise, a.draws)
-    print("independent noise on the reference windows (sd of a window's probability over "
-          f"{a.draws} draws): " + "; ".join(f"sigma {s * 100:g} cm: mean {v['mean_sd']:.3f}, largest {v['max_sd']:.3f}"
-                                            for s, v in spread.items()))
-    pairs = matched(ref.main.gaits, other.gaits)
+    probs_of = lambda x: window_outputs(model, x, align[0], None, align[1])[0]  # noqa: E731  (as `run` answers)
+    pairs = matched(ref.main.gaits, var.main.gaits)
+    moves = window_moves(ref.main.gaits, var.main.gaits)
+    print(f"{a.video}: {a.variant}, main walker, {len(pairs)} windows matched of {len(ref.main.gaits)}")
     smooth = {}
     if pairs:
         rp = np.stack([ref.main.gaits[i].positions for i, _ in pairs]).astype(np.float64)
-        vp = np.stack([other.gaits[j].positions for _, j in pairs]).astype(np.float64)
+        vp = np.stack([var.main.gaits[j].positions for _, j in pairs]).astype(np.float64)
+        parts = [k for k in moves[0] if k not in ("start", "all")]
+        print(f"{'start':>7} {'all':>6} " + " ".join(f"{k:>9}" for k in parts)
+              + "   reference probs       variant probs         move")
+        for m, pa, pb in zip(moves, probs_of(rp), probs_of(vp)):
+            m["probs"], m["variant_probs"] = pa.tolist(), pb.tolist()
+            m["largest_move"] = float(np.abs(pa - pb).max())
+            print(f"{m['start']:7.0f} {m['all']:6.3f} " + " ".join(f"{m[k]:9.3f}" for k in parts)
+                  + "   " + " ".join(f"{x:.2f}" for x in pa) + "   " + " ".join(f"{x:.2f}" for x in pb)
+                  + f"   {m['largest_move']:.2f}")
         for s in [0.0] + list(a.smooth):
-            smooth[s] = smoothed_moves(lambda x: window_outputs(model, x, align[0], None, align[1])[0], rp, vp, s)
-            print(f"answers averaged over noise of sigma {s * 100:g} cm: windows move by {smooth[s]['window_median']:.3f} "
-                  f"in the median (largest {smooth[s]['window_max']:.3f}), their mean by {smooth[s]['mean']:.3f}")
+            smooth[s] = smoothed_moves(probs_of, rp, vp, s)
+    spread = noise_spread(probs_of, np.stack([g.positions for g in ref.main.gaits]).astype(np.float64),
+                          a.noise, a.draws)
+    print("independent noise on the reference windows (sd of a window's probability over "
+          f"{a.draws} draws): " + "; ".join(f"sigma {s * 100:g} cm: mean {v['mean_sd']:.3f}, largest {v['max_sd']:.3f}"
+                                            for s, v in spread.items()))
+    for s, v in smooth.items():
+        print(f"answers averaged over noise of sigma {s * 100:g} cm: windows move by {v['window_median']:.3f} "
+              f"in the median (largest {v['window_max']:.3f}), their mean by {v['mean']:.3f}")
     if a.json:
         Path(a.json).write_text(json.dumps({"video": a.video, "variant": a.variant, "weights": a.weights,
                                             "windows": moves, "noise": {str(k): v for k, v in spread.items()},

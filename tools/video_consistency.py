@@ -103,7 +103,8 @@ def answer(video: Path, weights: str, fast: bool = False, flip: bool = True) -> 
     try:
         an = analyze(video, RunConfig(weights=weights, fast=fast, flip=flip))
     except Exception as e:
-        return {"error": str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__}
+        from pipeline.cluster import one_line
+        return {"error": one_line(e)}
     from pose_lifting.dataset import EMOTIONS
     walkers = [{"region": list(p.region), "argmax": EMOTIONS[int(np.argmax(p.probs))],
                 "uncertain": bool(p.answer.get("uncertain"))} for p in an.walkers]
@@ -335,9 +336,12 @@ def main() -> None:
     if a.merge:
         rows, setups = {}, []
         for f in a.merge:
-            part = json.loads(Path(f).read_text())
-            rows.update(part["clips"])
-            setups.append(part.get("settings"))
+            try:
+                part, setup = _read_result(Path(f), f"--merge {f}")
+            except ValueError as e:
+                sys.exit(f"error: {e}")
+            rows.update(part)
+            setups.append(setup)
         res = summarise(rows, variants)
         if setups[0] is not None and all(s == setups[0] for s in setups):
             res["settings"] = setups[0]
