@@ -31,6 +31,9 @@ class TrainConfig:
                                    # smoothing, the video alignment); with video_like_copies chosen on an inner split
                                    # of fold 0's training subjects (tools/tune_video_like.py)
     video_like_copies: int = 8     # fixed video-like copies drawn once per labeled gait (the noise is then fixed per copy)
+    consistency: float = 0.0       # weight of the consistency loss on unlabeled video gaits: KL(p(gait) || p(noisy copy)),
+                                   # the copy with the measured frame noise and run's smoothing (losses.consistency_loss)
+    consistency_copies: int = 4    # fixed noisy copies drawn once per unlabeled video gait
     seed: int = 0
     device: str = "auto"           # auto | cpu | cuda
     threads: int = 0               # torch CPU threads; 0 leaves torch's default
@@ -41,6 +44,10 @@ class TrainConfig:
                 raise ValueError(f"{k.replace('_', '-')} must be positive, not {getattr(self, k)}")
         if self.video_like_copies < 1:
             raise ValueError(f"video-like copies must be at least 1, not {self.video_like_copies}")
+        if self.consistency_copies < 1:
+            raise ValueError(f"consistency copies must be at least 1, not {self.consistency_copies}")
+        if self.consistency < 0:
+            raise ValueError(f"consistency must be at least 0, not {self.consistency}")
         if not 0 <= self.video_like <= 1:
             raise ValueError(f"video-like must be within [0, 1], not {self.video_like}")
         if self.unlabeled_batch < 0 or not 0 <= self.unlabeled_fraction <= 1 or not 0 <= self.val_fraction < 1:

@@ -15,6 +15,10 @@
   clipped to +-3; model.train.scale_features). The paper scales to [0, 1] by min and max;
   with outliers (area ratios reach several hundred) that squeezed some targets to a
   constant, and the tied dims learned nothing.
+- L_cons (ours, not the paper's; off unless TrainConfig.consistency > 0): on unlabeled
+  video gaits, KL(p(gait) || p(copy)) with the gait's answer held fixed (no gradient) and
+  the copy carrying the measured frame noise: MediaPipe moves a joint by about a
+  centimetre between two encodings of one frame, and the answer should not follow.
 Every term is a mean over its elements, so their scales stay comparable.
 """
 from __future__ import annotations
@@ -56,6 +60,13 @@ def quat_loss(q_hat: torch.Tensor) -> torch.Tensor:
 def affective_loss(a_hat: torch.Tensor, a_scaled: torch.Tensor) -> torch.Tensor:
     """a_hat, a_scaled: (B, T, A) -> scalar."""
     return ((a_hat - a_scaled) ** 2).mean()
+
+
+def consistency_loss(logits: torch.Tensor, logits_copy: torch.Tensor) -> torch.Tensor:
+    """logits (B, C) of gaits and (B, C) of their noisy copies -> scalar: the mean
+    KL(softmax(logits) || softmax(logits_copy)), the gaits' side held fixed."""
+    p = logits.detach().softmax(-1)
+    return (p * (p.clamp_min(1e-12).log() - logits_copy.log_softmax(-1))).sum(-1).mean()
 
 
 def total_loss(out: dict, q: torch.Tensor, a_scaled: torch.Tensor, labels: torch.Tensor,

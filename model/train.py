@@ -159,13 +159,14 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
 
     seed_everything(cfg.seed)
     gs = gs.with_rotations(cfg.rotations)  # the input the config asks for, whatever the file holds
-    from pose_lifting.domain import (VIDEO_CORPUS, align_video_rows, fit_video_alignment, source_alignments,
-                                     video_like_positions)
+    from pose_lifting.domain import (VIDEO_CORPUS, VideoLike, align_video_rows, fit_video_alignment,
+                                     source_alignments, video_like_positions)
 
     from . import adapt
     fitted = fit_video_alignment(gs)       # MediaPipe's bones onto mocap's, when both are in the set
     per_source = source_alignments(gs) if cfg.video_like > 0 else {}  # ... and onto each source's alone
     alignment = fitted if cfg.align_video else None
+    raw = gs                               # video gaits as MediaPipe gave them (the consistency copies start here)
     gs = align_video_rows(gs, alignment)   # video gaits seen as the model will see them in `run`
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -201,6 +202,17 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
             for _ in range(cfg.video_like_copies)])  # (K, L, T, J, 4)
         row_of = np.full(len(gs), -1)
         row_of[lab_idx] = np.arange(len(lab_idx))
+    cons_row, q_cons = np.full(len(gs), -1), None
+    cons_idx = unl_idx[gs.corpus[unl_idx] == VIDEO_CORPUS] if cfg.consistency > 0 else np.zeros(0, int)
+    if len(cons_idx):  # cfg.consistency_copies fixed noisy copies of every unlabeled video gait, as `run`
+        # would hand them over had MediaPipe jittered otherwise: frame noise, run's smoothing, the alignment
+        crng = np.random.default_rng(cfg.seed + 2)
+        vid_gs = raw.subset(cons_idx)
+        noisy = VideoLike(**VIDEO_NOISE)
+        q_cons = torch.stack([torch.from_numpy(align_video_rows(vid_gs.with_positions(noisy(vid_gs.positions, crng)),
+                                                                alignment).rotations.astype(np.float32))
+                              for _ in range(cfg.consistency_copies)])  # (K, V, T, J, 4)
+        cons_row[cons_idx] = np.arange(len(cons_idx))
     weights = losses.class_weights(y_all[lab_idx]).to(device)
     corpus = gs.corpus
     cls = np.argmax(gs.labels[lab_idx], 1)
@@ -254,15 +266,27 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
                 k = rng.integers(0, cfg.video_like_copies, int(use.sum()))
                 q = q.clone()
                 q[torch.from_numpy(use).to(device)] = q_vl[k, r[use]].to(device)
+        c = cons_row[bi_np]
+        c_use = np.flatnonzero(c >= 0)                       # rows of the batch with noisy copies
+        if len(c_use):
+            q_copy = q_cons[rng.integers(0, cfg.consistency_copies, len(c_use)), c[c_use]].to(device)
         if cfg.mirror:  # emotions do not change in a mirror: half the batch is seen in one
             flip = torch.from_numpy(rng.random(len(bi)) < 0.5).to(device)
             q = torch.where(flip[:, None, None, None], mirror_rotations(q), q)        # (B, T, J, 4)
             a = torch.where(flip[:, None, None], a_mirror[bi].to(device), a)          # (B, T, A)
+            if len(c_use):                                   # a copy is seen as its gait is
+                f = flip[torch.from_numpy(c_use).to(device)]
+                q_copy = torch.where(f[:, None, None, None], mirror_rotations(q_copy), q_copy)
         tf = teacher_forcing_at(step, cfg)
         for g in opt.param_groups:
             g["lr"] = lr_at(step, cfg)
         out = model(q, teacher_forcing=tf)
         loss, terms = losses.total_loss(out, q, a, y, m, weights, cfg.lambda_quat, cfg.lambda_aff)
+        if len(c_use):  # the copy's answer held to its gait's
+            terms["cons"] = losses.consistency_loss(out["logits"][torch.from_numpy(c_use).to(device)],
+                                                    model.classifier(model.encoder(q_copy)))
+            loss = loss + cfg.consistency * terms["cons"]
+            terms["cons"] = float(terms["cons"].detach())
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -200,11 +200,7 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
     if loading is not None:
         model, ck = loading.result()
     if gait_cfg is None:
-        g = (ck or {}).get("gait") or {}
-        gait_cfg = GaitConfig(window_s=g.get("window_s") or GaitConfig.window_s,
-                              hop_s=g.get("hop_s") or GaitConfig.hop_s,
-                              canonical=bool(g.get("canonical", True)),
-                              rotations=str(g.get("rotations") or "first_frame"))
+        gait_cfg = gait_config(ck)
     expected_last = info.n_frames - 1 if frames is None else int(frames[-1])
     missing = expected_last - int(processed[-1])
     if missing > max(2, 0.05 * info.n_frames) and not cfg.allow_truncated:
@@ -245,6 +241,14 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
     if classify:
         classify_walkers(an, model, align=cfg.align)
     return an
+
+
+def gait_config(ck: dict | None) -> GaitConfig:
+    """The gait windows a checkpoint was trained on (its 'gait' entry; a checkpoint
+    without one predates the rest input and took the first frame's)."""
+    g = (ck or {}).get("gait") or {}
+    return GaitConfig(window_s=g.get("window_s") or GaitConfig.window_s, hop_s=g.get("hop_s") or GaitConfig.hop_s,
+                      canonical=bool(g.get("canonical", True)), rotations=str(g.get("rotations") or "first_frame"))
 
 
 def _flip_passes(one_pass, stop, merge: bool):

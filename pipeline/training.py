@@ -38,7 +38,7 @@ def _cfg(a) -> TrainConfig:
                        lambda_quat=a.lambda_quat, unlabeled_fraction=a.unlabeled_fraction,
                        val_fraction=a.val_fraction, rotations=a.rotations, mirror=not a.no_mirror, seed=a.seed, device=a.device,
                        threads=a.threads, align_video=not a.no_align_video, video_like=a.video_like,
-                       video_like_copies=a.video_like_copies)
+                       video_like_copies=a.video_like_copies, consistency=a.consistency)
 
 
 def cmd_train(a) -> int:
@@ -193,6 +193,9 @@ def _train_args(p) -> None:
                    help="fixed video-like copies per labeled gait (default %(default)s)")
     p.add_argument("--video-like", type=float, default=d.video_like,
                    help="share of labeled gaits seen video-like in each batch (0 turns it off; default %(default)s)")
+    p.add_argument("--consistency", type=float, default=d.consistency,
+                   help="weight of the consistency loss on unlabeled video gaits: each answer held to that of a "
+                        "copy with the measured frame noise (0 turns it off; default %(default)s)")
 
 
 def register(sub) -> None:

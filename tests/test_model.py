@@ -37,11 +37,12 @@ def tiny_set(n_per_class=2, n_unlabeled=2, cfg=GaitConfig()) -> GaitSet:
 LEANS = ((0.0, 0.0), (20.0, 0.0), (-15.0, 0.0), (0.0, 20.0))
 
 
-def posture_set(cfg: GaitConfig, n_rec=10, seed=0) -> GaitSet:
+def posture_set(cfg: GaitConfig, n_rec=10, seed=0, lean=1.0) -> GaitSet:
     """Classes that differ only in a posture held all through the walk: upright, or the
     trunk, head and arms leaning forward, back or to the side (LEANS, with 2 degrees of
     noise). The motion is the same for every class, and each recording starts at another
-    phase of the stride."""
+    phase of the stride. lean scales every class's lean (below 1: postures between the
+    classes')."""
     from pose_lifting.quaternion import qbetween, qrot
     from pose_lifting.skeletons import ELMD21
     rng = np.random.default_rng(seed)
@@ -50,7 +51,8 @@ def posture_set(cfg: GaitConfig, n_rec=10, seed=0) -> GaitSet:
     for c, (fwd, side) in enumerate(LEANS):
         for r in range(n_rec):
             walk = synthetic_walk(n=75 + int(rng.integers(0, 30)), seed=100 * c + r)[int(rng.integers(0, 25)):]
-            f, s = np.deg2rad(fwd + rng.normal(0, 2)), np.deg2rad(side * (1 if r % 2 else -1) + rng.normal(0, 2))
+            f = np.deg2rad(lean * fwd + rng.normal(0, 2))
+            s = np.deg2rad(lean * side * (1 if r % 2 else -1) + rng.normal(0, 2))
             up = np.array([np.sin(f), np.cos(f) * np.cos(s), np.sin(s)])  # the walk heads along +X
             q = qbetween(np.array([0.0, 1, 0]), up)
             root = walk[:, :1]
@@ -391,3 +393,42 @@ def test_a_window_counts_more_the_further_its_steps_clear_the_walking_threshold(
     w = [window_weight(dict(base, stride_margin=m)) for m in (0.8, 0.85, 1.0, 1.15, 1.6)]
     assert w[0] == w[1] == 1e-3 and abs(w[2] - 0.4) < 1e-9 and w[3] == w[4] == 0.8
     assert window_weight(base) == 0.8  # no heading: no margin, as before
+
+
+def _consistency_model(weight: float):
+    """The network trained on the posture set plus unlabeled "video" gaits (the same
+    postures, other walkers), with the consistency loss at `weight` -> (model, held-out
+    video gaits)."""
+    from pose_lifting.domain import VIDEO_CORPUS
+    torch.manual_seed(0)
+    cfg = GaitConfig()
+    # the video walkers lean half as much as the labeled ones: between the classes, where
+    # an answer is steep (as real video gaits lie between the mocap ones)
+    lab, vid = posture_set(cfg, seed=0), posture_set(cfg, n_rec=6, seed=2, lean=0.5)
+    vid.labels[:] = np.nan
+    vid.recording = np.array([f"{VIDEO_CORPUS}:{r}" for r in vid.recording], dtype=vid.recording.dtype)
+    held = posture_set(cfg, n_rec=3, seed=3, lean=0.5)
+    model, hist = train(GaitSet.concat([lab, vid]), TrainConfig(steps=400, lr=3e-3, batch_size=16, eval_every=100, threads=1, mirror=False,
+                                         video_like=0.0, consistency=weight), ModelConfig(**SMALL))
+    assert ("cons" in hist[-1]) == (weight > 0), hist[-1]
+    return model, held
+
+
+def test_the_consistency_loss_steadies_answers_under_frame_noise():
+    """Trained to answer a noisy copy of each unlabeled video gait as the gait, the network
+    moves its answers less under new frame noise, on gaits it never saw."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from pose_lifting.domain import VideoLike
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        (plain, held), (steady, _) = pool.map(_consistency_model, (0.0, 3.0))
+    rng = np.random.default_rng(7)
+    copies = [held.with_positions(VideoLike(depth_cm=2.7, lateral_cm=1.0)(held.positions, rng)) for _ in range(4)]
+
+    def spread(model):  # how far the noise moves the answer: the largest change of a log probability
+        p = np.stack([predict(model, c) for c in copies])    # (K, N, C)
+        return float(np.abs(np.log(p) - np.log(predict(model, held))).max(-1).mean())
+    assert spread(plain) > 0.1, spread(plain)      # the noise does move the plain network's answers
+    assert spread(steady) < 0.8 * spread(plain), (spread(steady), spread(plain))
+    assert score(steady, held)["mAP"] > score(plain, held)["mAP"] - 0.05  # steadier, not blind

@@ -78,7 +78,7 @@ def test_a_killed_run_resumes_without_analysing_its_clips_again(tmp_path, monkey
 
     asked = []
 
-    def fake_answer(video, weights, fast=False, flip=True):
+    def fake_answer(video, weights, fast=False, flip=True, poses=None):
         asked.append((Path(video).name, fast))
         if Path(video).name.startswith("bad"):
             raise KeyboardInterrupt  # the kill, in the middle of the second clip
@@ -100,7 +100,7 @@ def test_a_killed_run_resumes_without_analysing_its_clips_again(tmp_path, monkey
     assert list(json.loads(out.read_text())["clips"]) == ["a.mp4"]  # the finished clip is on disk
     # resumed (the bad clip repaired): a is not analysed again, the others are
     asked.clear()
-    monkeypatch.setattr(vc, "answer", lambda v, w, fast=False, flip=True: fake_answer(
+    monkeypatch.setattr(vc, "answer", lambda v, w, fast=False, flip=True, poses=None: fake_answer(
         Path(str(v).replace("bad", "good")), w, fast, flip))
     with pytest.raises(ValueError, match="does not ask for"):  # a.mp4's finished row would be lost
         vc.earlier_rows(out, setup, ["c.mp4"])
@@ -207,3 +207,34 @@ def test_pose_sensitivity_summary_is_the_median_over_clips_of_each_clips_median(
     assert m["joint_move"] == pytest.approx(0.03) and m["leg_move"] == pytest.approx(0.06)
     assert m["smoothed"]["0.01"] == {"window_median": 0.1, "mean": 0.1, "mean_max": 0.3, "mean_lower": 2}
     assert m["noise_sd"]["0.01"] == pytest.approx(0.2)
+
+
+def test_kept_walkers_are_answered_as_the_analysis_itself(tmp_path):
+    """`--poses`: the walkers written after an analysis and read back give every weights
+    the answer the analysis itself gives; an analysis that failed is kept as its error."""
+    import copy
+
+    from pipeline.run import Analysis, Person, Window, classify_walkers
+    from pose_lifting.gait import gaits_from_recording
+    from test_gait import synthetic_walk
+    from tools.video_consistency import _model, answer, load_walkers, save_walkers
+
+    model, gait_cfg = _model(str(DEFAULT_WEIGHTS))
+    persons = []
+    for pid, seed in ((1, 3), (2, 4)):
+        gaits = gaits_from_recording(synthetic_walk(n=120, seed=seed), 30.0, gait_cfg)
+        wins = [Window(0, 15 * i, 15 * i + 60, i / 2, i / 2 + 2, [], {"seen": 1.0, "visibility": 0.9 - 0.1 * i,
+                                                                     "view": "side"}, True) for i in range(len(gaits))]
+        persons.append(Person(pid, True, "", 0, 119, 0.0, 4.0, (10 * pid, 5, 40, 90), 2.0, wins, view="side",
+                              gaits=gaits))
+    an = Analysis("walk.mp4", 30.0, 120, 640, 480, None, 1, persons=persons, person=2)
+    kept = tmp_path / "poses" / "walk.npz"
+    save_walkers(an, kept)
+    direct = copy.deepcopy(an)
+    classify_walkers(direct, model)
+    got = answer(None, str(DEFAULT_WEIGHTS), poses=kept)
+    assert got["probs"] == direct.probs and got["labels"] == direct.labels and got["region"] == [20, 5, 40, 90]
+    assert [w["region"] for w in got["walkers"]] == [[10, 5, 40, 90], [20, 5, 40, 90]]
+    assert len(load_walkers(kept).main.gaits) == len(persons[1].gaits)
+    save_walkers("no person found in 12 frames", tmp_path / "bad.npz")
+    assert answer(None, str(DEFAULT_WEIGHTS), poses=tmp_path / "bad.npz") == {"error": "no person found in 12 frames"}

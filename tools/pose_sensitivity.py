@@ -143,14 +143,15 @@ def main(argv=None) -> int:
         return 0
     if not a.video:
         ap.error("a video, or --merge")
-    from pipeline.run import RunConfig, _load, analyze, window_outputs
+    from pipeline.run import RunConfig, _load, analyze, gait_config, window_outputs
     try:
-        model, _ = _load(a.weights)
-        cfg = RunConfig(weights=a.weights)
-        ref = analyze(a.video, cfg, model=model)
+        model, ck = _load(a.weights)
+        cfg, gait_cfg = RunConfig(weights=a.weights), gait_config(ck)  # the windows the weights were trained on
+        ref = analyze(a.video, cfg, gait_cfg, model=model)
         with tempfile.TemporaryDirectory() as tmp:
             box = crop_box(ref.main.region, ref.width, ref.height) if a.variant == "crop" else None
-            var = analyze(write_variant(Path(a.video), a.variant, Path(tmp) / a.variant, box), cfg, model=model)
+            var = analyze(write_variant(Path(a.video), a.variant, Path(tmp) / a.variant, box), cfg, gait_cfg,
+                          model=model)
     except Exception as e:
         from pipeline.cluster import one_line
         print(f"error: {one_line(e)}", file=sys.stderr)

@@ -22,6 +22,7 @@ pooled protocol: Bandai-Namco and Emotion-Gait together, 5-fold CV grouped by su
   reliability is measured cross-fitted (each subject group's temperature fitted on the
   other groups), so the calibrated ECE is out of sample.
 Methods: the network as shipped (video alignment + video-like training copies), the
+same with the consistency loss on the unlabeled video gaits (TrainConfig.consistency), the
 network without video-like training copies, and affective features + logistic regression.
 """
 from __future__ import annotations
@@ -43,10 +44,12 @@ from pose_lifting.domain import source_alignments, video_like_positions
 
 METHODS = {"taew": "TAEW as shipped (video alignment, video-like training copies)",
            "taew_no_video_like": "TAEW, without video-like training copies",
+           "taew_consistency": "TAEW as shipped + consistency loss on unlabeled video gaits",
            "features_logreg": "Affective features + logistic regression"}
 
 
 N_DRAWS = 3  # corruption draws per test gait: the video-like mAP is their mean
+CONSISTENCY = 1.0  # the consistency loss's weight (TrainConfig.consistency) of the method that has it
 
 
 def video_like_copy(gs: GaitSet, alignments: dict, seed: int = 0) -> GaitSet:
@@ -90,7 +93,7 @@ def fit_predict(method: str, cfg: TrainConfig):
             return dict(clean=[baselines.fit_predict_features(train_set, tests[0], fold)[0]],
                         video_like=[baselines.fit_predict_features(train_set, t, fold)[0] for t in tests[1]])
         return fp
-    c = cfg if method == "taew" else replace(cfg, video_like=0.0)
+    c = {"taew": cfg, "taew_consistency": replace(cfg, consistency=CONSISTENCY)}.get(method, replace(cfg, video_like=0.0))
 
     def fp(train_set, tests, fold, harvest):
         from model import adapt
@@ -178,10 +181,13 @@ def markdown(res: dict, head: str) -> str:
                     d = r[f"drop_{v}"]
                     md.append(f"| {name}, {EMBEDDING_VARIANTS[v].removeprefix('video-like, ')} | "
                               f"{d['diff']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] | | | |")
-    a, b = res.get("taew"), res.get("taew_no_video_like")
-    if a and b:
-        md += ["", "Paired (same gaits, same folds, same resamples): the network with video-like training copies "
-               "minus the one without:", "", "| test gaits | mAP difference | 95 % interval |", "|---|---|---|"]
+    for x, y, what in (("taew", "taew_no_video_like", "the network with video-like training copies minus the one without"),
+                       ("taew_consistency", "taew", "the network with the consistency loss minus the one without")):
+        a, b = res.get(x), res.get(y)
+        if not (a and b):
+            continue
+        md += ["", f"Paired (same gaits, same folds, same resamples): {what}:", "",
+               "| test gaits | mAP difference | 95 % interval |", "|---|---|---|"]
         for k in ("clean", "video_like"):
             d = paired_difference(*(dict(labels=np.asarray(r["labels"]), recordings=np.asarray(r["recordings"]),
                                          oof=list(np.asarray(r[f"oof_{k}"]))) for r in (a, b)))

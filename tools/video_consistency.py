@@ -95,22 +95,100 @@ def write_variant(video: Path, kind: str, out: Path, box: tuple | None = None, l
     return out
 
 
-def answer(video: Path, weights: str, fast: bool = False, flip: bool = True) -> dict:
+def _model(weights: str):
+    """(model, gait config) of a checkpoint, loaded once per file."""
+    from pipeline.run import _load, gait_config
+    key = (str(weights), Path(weights).stat().st_mtime_ns)
+    if key not in _MODELS:
+        model, ck = _load(str(weights))
+        _MODELS[key] = model, gait_config(ck)
+    return _MODELS[key]
+
+
+_MODELS: dict = {}
+
+
+def answer(video: Path | None, weights: str, fast: bool = False, flip: bool = True, poses: Path | None = None) -> dict:
     """The clip answer of `run` (its main walker): {'argmax', 'labels', 'probs', 'view',
     'uncertain', 'because', 'region', 'walkers'} or {'error'}; 'walkers' holds every
-    walker's {'region', 'argmax', 'uncertain'} (regions in this video's pixels)."""
-    from pipeline.run import RunConfig, analyze
-    try:
-        an = analyze(video, RunConfig(weights=weights, fast=fast, flip=flip))
-    except Exception as e:
-        from pipeline.cluster import one_line
-        return {"error": one_line(e)}
+    walker's {'region', 'argmax', 'uncertain'} (regions in this video's pixels).
+
+    poses: a file of the video's walkers (save_walkers): read when it is there (video may
+    then be None), written after the analysis otherwise, so that other weights answer the
+    same poses without posing the video again."""
+    from pipeline.run import RunConfig, analyze, classify_walkers
+    model, gait_cfg = _model(weights)
+    if poses is not None and Path(poses).is_file():
+        an = load_walkers(poses)
+    else:
+        try:
+            an = analyze(video, RunConfig(weights=weights, fast=fast, flip=flip), gait_cfg=gait_cfg, classify=False)
+        except Exception as e:
+            from pipeline.cluster import one_line
+            an = one_line(e)
+        if poses is not None:
+            save_walkers(an, poses)
+    if isinstance(an, str):
+        return {"error": an}
+    classify_walkers(an, model)
     from pose_lifting.dataset import EMOTIONS
     walkers = [{"region": list(p.region), "argmax": EMOTIONS[int(np.argmax(p.probs))],
                 "uncertain": bool(p.answer.get("uncertain"))} for p in an.walkers]
     return {"argmax": EMOTIONS[int(np.argmax(an.probs))], "labels": an.labels, "probs": an.probs, "view": an.view,
             "uncertain": bool(an.main.answer.get("uncertain")), "because": an.main.answer.get("because", []),
             "region": list(an.main.region), "walkers": walkers}
+
+
+def poses_file(folder: Path | None, video: Path, kind: str, flip: bool, lossy: bool, weights: str) -> Path | None:
+    """Where the walkers of `video`'s variant `kind` are kept in folder (None: nowhere).
+    The name holds what the poses depend on: the clip's content, the variant and how it
+    was written, the flip pass, and the gait windows of the weights."""
+    if folder is None:
+        return None
+    import hashlib
+
+    from pipeline.harvest import content_hash
+    g = _model(weights)[1]
+    how = f"{kind}|{'lossy' if lossy or kind == 'reencode' else 'lossless'}|{flip}|{g.window_s}|{g.hop_s}|{g.canonical}|{g.t}"
+    return Path(folder) / f"{content_hash(video)[:16]}-{kind}-{hashlib.sha256(how.encode()).hexdigest()[:8]}.npz"
+
+
+def save_walkers(an, path: Path) -> None:
+    """Every walker of an unclassified analysis (or the analysis's one-line error, a str)
+    to path (.npz, written atomically): what classify_walkers needs and answer() reads."""
+    from dataclasses import asdict
+
+    from pipeline.safety import atomic
+    if isinstance(an, str):
+        meta, arrays = {"error": an}, {}
+    else:
+        meta = {"person": an.person, "walkers": [
+            {"id": p.id, "region": list(p.region), "view": p.view, "first_frame": p.first_frame,
+             "last_frame": p.last_frame, "windows": [asdict(w) for w in p.windows]} for p in an.walkers]}
+        arrays = {f"{k}{i}": np.stack([getattr(g, k) for g in p.gaits]) for i, p in enumerate(an.walkers)
+                  for k in ("positions", "rotations")}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with atomic(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, meta=json.dumps(meta), **arrays)
+
+
+def load_walkers(path: Path):
+    """save_walkers's file -> an Analysis of the walkers (unclassified), or the error (str)."""
+    from types import SimpleNamespace
+
+    from pipeline.run import Analysis, Person, Window
+    with np.load(path, allow_pickle=False) as d:
+        meta = json.loads(str(d["meta"]))
+        if "error" in meta:
+            return meta["error"]
+        persons = []
+        for i, w in enumerate(meta["walkers"]):
+            gaits = [SimpleNamespace(positions=p, rotations=r) for p, r in zip(d[f"positions{i}"], d[f"rotations{i}"])]
+            persons.append(Person(id=w["id"], walking=True, reason="", first_frame=w["first_frame"],
+                                  last_frame=w["last_frame"], start_s=0.0, end_s=0.0, region=tuple(w["region"]),
+                                  travel=0.0, windows=[Window(**x) for x in w["windows"]], view=w["view"], gaits=gaits))
+    return Analysis(str(path), 0.0, 0, 0, 0, None, 1, persons=persons, person=meta["person"])
 
 
 def to_reference(region, kind: str, width: int, box: tuple | None = None) -> tuple:
@@ -167,7 +245,7 @@ def from_run_json(res: dict) -> dict:
 
 def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VARIANTS,
                 known: dict | None = None, flip: bool = True, done: dict | None = None,
-                save=None, lossy: bool = False) -> dict:
+                save=None, lossy: bool = False, poses: Path | None = None) -> dict:
     """{clip: {'reference': answer, variant: answer, ...}} and the agreement shares
     (over `variants`, a subset of VARIANTS). known: {str(video): {kind: answer}} for kinds
     of REUSABLE already analysed with these weights and flip (e.g. the reference from
@@ -175,24 +253,29 @@ def consistency(videos: list[Path], weights: str, log=print, variants=DEFAULT_VA
     them again. done: rows of an interrupted run with the same settings ({clip: row}, as in
     the result's 'clips'); those clips are not analysed again. save(rows) is called after
     every clip, so that a killed run loses one clip at most. lossy: transformed variants
-    through H.264 (write_variant)."""
+    through H.264 (write_variant). poses: a folder that keeps every clip's and variant's
+    walkers (answer()), so that a run with other weights poses nothing again."""
     rows = {str(v): (done or {})[str(v)] for v in videos if str(v) in (done or {})}
     for v in rows:
         log(_row(Path(v).name, rows[v]) + "  (from the earlier run)")
     with tempfile.TemporaryDirectory() as tmp:
         for v in [v for v in videos if str(v) not in rows]:
             had = (known or {}).get(str(v), {})
-            ref = had.get("reference") or answer(v, weights, flip=flip)
+            kept = {k: poses_file(poses, v, k, flip, lossy, weights) for k in ("reference", *variants)}
+            ref = had.get("reference") or answer(v, weights, flip=flip, poses=kept["reference"])
             row = {"reference": ref}
             if "error" not in ref:
                 from pose_lifting.video import probe
                 info = probe(str(v))
                 if "fast" in variants:
-                    row["fast"] = had.get("fast") or answer(v, weights, fast=True, flip=flip)
+                    row["fast"] = had.get("fast") or answer(v, weights, fast=True, flip=flip, poses=kept["fast"])
                 box = crop_box(ref["region"], info.width, info.height)
                 for kind in [k for k in variants if k != "fast"]:
+                    if kept[kind] is not None and kept[kind].is_file():  # posed before: no new file
+                        row[kind] = answer(None, weights, flip=flip, poses=kept[kind])
+                        continue
                     path = write_variant(v, kind, Path(tmp) / kind, box if kind == "crop" else None, lossy=lossy)
-                    row[kind] = answer(path, weights, flip=flip)
+                    row[kind] = answer(path, weights, flip=flip, poses=kept[kind])
                     path.unlink(missing_ok=True)
                 for kind in variants:
                     if "walkers" in ref and "walkers" in row[kind]:
@@ -326,6 +409,11 @@ def main() -> None:
     ap.add_argument("--reuse", metavar="JSON",
                     help="take the reference and fast answers from this earlier --json of the same weights and flip "
                          "(neither depends on how the variants are encoded)")
+    ap.add_argument("--poses", metavar="DIR",
+                    help="keep every clip's and variant's walkers (poses and gait windows) in this folder, and "
+                         "read them from there when they are kept: other weights are then measured in minutes, on "
+                         "the same poses (the files are named by the clip's content, the variant, the encoding, "
+                         "the flip pass and the gait windows)")
     ap.add_argument("--merge", nargs="+", metavar="JSON",
                     help="analyse nothing: join the --json results of several runs (e.g. halves of a folder run "
                          "in parallel) and print their figures")
@@ -365,7 +453,8 @@ def main() -> None:
         if a.json:
             save = lambda r: save_json(Path(a.json), r, setup)  # noqa: E731
         res = consistency(videos, a.weights, log=lambda m: print(m, flush=True), variants=variants,
-                          flip=a.flip, done=done, save=save, known=known, lossy=a.lossy)
+                          flip=a.flip, done=done, save=save, known=known, lossy=a.lossy,
+                          poses=Path(a.poses) if a.poses else None)
         if save is not None and not Path(a.json).exists():
             save(res)  # nothing was analysed (no video found): the file still says so
     print(f"\n{res['analysed']} clips analysed ({res['failed']} the reference could not); a * marks a disagreement")
