@@ -1,12 +1,15 @@
 """Does the answer on a real video hold under changes that should not change it?
 
     python -m tools.video_consistency [VIDEO|DIR ...] [--weights W] [--json out.json]
-                                      [--reuse earlier.json] [--lossy]
+                                      [--reuse earlier.json] [--lossy] [--poses DIR]
 
 --json is written after every clip; run the same command again after a kill and it goes
 on from the clips already there (only a result of the same weights, variants, flip and
 encoding). --reuse takes the reference and fast answers from an earlier result of the
-same weights and flip (neither depends on how the variants are encoded).
+same weights and flip (neither depends on how the variants are encoded). --poses DIR keeps
+every clip's and variant's walkers (their gait windows, before the network): a second run
+with other weights and the same DIR poses nothing and writes no variant, and answers the
+very same poses in minutes, so that two models are compared on identical input.
 
 For every clip (default: the bundled sample, and ../shared/media with its walks/ when
 present) the clip answer of `run` at full rate is the reference, and four variants of the
