@@ -146,7 +146,7 @@ def poses_file(folder: Path | None, video: Path, kind: str, flip: bool, lossy: b
     """Where the walkers of `video`'s variant `kind` are kept in folder (None: nowhere).
     The name holds what the poses depend on: the clip's content, the variant and how it
     was written, the flip pass, and the gait windows of the weights."""
-    if folder is None:
+    if folder is None or not Path(video).is_file():  # no such file: the analysis says so
         return None
     import hashlib
 
