@@ -252,4 +252,4 @@ def test_the_clip_answer_says_how_sure_it_is(sample_run):
     assert model.video_alignment is not None and model.video_alignment.n_video > 100
     assert ck["calibration"]["temperature"] > 0 and "video-like" in ck["calibration"]["protocol"]
     assert model.embedding_stats["q99"] > 0
-    assert model.embedding_alignment is not None and "23 clips" in model.embedding_alignment.note
+    assert model.embedding_alignment is not None and "24 clips" in model.embedding_alignment.note

@@ -218,7 +218,8 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     for m in ([] if a.only == "-" else a.only.split(",") if a.only else METHODS):
         r = run_method(m, gs, bandai_unl, video, cfg, a.folds, harvest, a.draws) | {
-            "train_config": asdict(cfg), "video_noise": VIDEO_NOISE}
+            "train_config": asdict(cfg), "video_noise": VIDEO_NOISE, "date": time.strftime("%Y-%m-%d"),
+            "video_gaits": len(video), "video_clips": len(clips)}
         (out / f"{m}.json").write_text(json.dumps(r))
         print(f"done    {m}: clean {r['clean']['mAP']:.3f}, video-like {r['video_like']['mAP']:.3f} ({r['seconds']:.0f} s)",
               flush=True)
@@ -234,6 +235,11 @@ def main() -> None:
             f"then run's "
             f"smoothing). Networks: {cfg.steps} steps, unlabeled gaits Bandai-Namco's {len(bandai_unl)} windows and "
             f"{len(video)} harvested video gaits of {len(clips)} clips.")
+    older = [f"{METHODS[m]} ({r.get('date', 'an earlier run')}, {r.get('video_gaits', 'other')} harvested gaits"
+             + (f" of {r['video_clips']} clips)" if "video_clips" in r else ")")
+             for m, r in res.items() if (r.get("video_gaits"), r.get("video_clips")) != (len(video), len(clips))]
+    if older:  # read from OUT/video/, trained on another harvest: said, not hidden
+        head += " Trained on another harvest than this one, and not rerun: " + "; ".join(older) + "."
     (Path(a.out) / "VIDEO.md").write_text(markdown(res, head) + "\n\n![reliability](figures/reliability.png)\n")
     if "taew" in res:
         (Path(a.out) / "figures").mkdir(parents=True, exist_ok=True)
