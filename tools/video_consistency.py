@@ -40,6 +40,7 @@ disagreement).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import tempfile
@@ -150,10 +151,16 @@ def poses_file(folder: Path | None, video: Path, kind: str, flip: bool, lossy: b
         return None
     import hashlib
 
-    from pipeline.harvest import content_hash
     g = _model(weights)[1]
     how = f"{kind}|{'lossy' if lossy or kind == 'reencode' else 'lossless'}|{flip}|{g.window_s}|{g.hop_s}|{g.canonical}|{g.t}"
-    return Path(folder) / f"{content_hash(video)[:16]}-{kind}-{hashlib.sha256(how.encode()).hexdigest()[:8]}.npz"
+    return Path(folder) / f"{_hash(str(video), Path(video).stat().st_mtime_ns)}-{kind}-{hashlib.sha256(how.encode()).hexdigest()[:8]}.npz"
+
+
+@functools.lru_cache(maxsize=64)
+def _hash(video: str, mtime_ns: int) -> str:
+    """A clip's content hash, read once per clip (not once per variant)."""
+    from pipeline.harvest import content_hash
+    return content_hash(Path(video))[:16]
 
 
 def save_walkers(an, path: Path) -> None:
