@@ -227,3 +227,65 @@ def config_dict(cfg: ModelConfig) -> dict:
 
 def n_params(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+class MemberMaps:
+    """The members' own embedding alignments (model.adapt), as a seed ensemble carries them.
+
+    SeedEnsemble.predict hands member i its map i. Called directly, on an embedding
+    (B, T, E) or (B, E), it applies the first member's: the embedding a seed ensemble
+    shows (its distance from the training gaits, tools/compare_sources.py) is the first
+    member's.
+    """
+
+    def __init__(self, maps: list):
+        self.maps = list(maps)
+
+    def __call__(self, z: torch.Tensor) -> torch.Tensor:
+        return z if self.maps[0] is None else self.maps[0](z)
+
+
+class SeedEnsemble(nn.Module):
+    """Networks trained alike but for the seed, answering together (tools/ensemble.py).
+
+    predict: the mean of the members' probabilities (B, C), each at temperature 1 and
+    mirror-averaged as it was trained, then the ensemble's one temperature,
+    softmax(log p / T) (model.calibration, fitted on the mean of the members' out-of-fold
+    predictions). A gait between two emotions is where one network's argmax tips under
+    small changes of the input (a crop, half the frame rate), and where seeds disagree;
+    their mean moves less.
+
+    The embedding it returns, and the parts that tools read (encoder, decoder,
+    classifier, cfg), are the first member's: the members trained on the same gaits, and
+    the distance from them (embedding_stats) is measured in one network's embedding.
+    """
+
+    mirror_average = False
+    temperature = 1.0
+
+    def __init__(self, members: list[EmotionWalkNet]):
+        super().__init__()
+        if not members:
+            raise ValueError("a seed ensemble needs at least one member")
+        self.members = nn.ModuleList(members)
+
+    cfg = property(lambda self: self.members[0].cfg)
+    encoder = property(lambda self: self.members[0].encoder)
+    decoder = property(lambda self: self.members[0].decoder)
+    classifier = property(lambda self: self.members[0].classifier)
+
+    def forward(self, q: torch.Tensor, teacher_forcing: float = 0.0, decode: bool = True):
+        """The first member's outputs (a seed ensemble is not trained; its members are)."""
+        return self.members[0](q, teacher_forcing, decode)
+
+    @torch.no_grad()
+    def predict(self, q: torch.Tensor, mirror_average: bool | None = None, return_embedding: bool = False,
+                embedding_map=None):
+        """(B, T, J, 4) -> (B, C), as EmotionWalkNet.predict. embedding_map: a MemberMaps
+        (each member its own; what load_model sets as embedding_alignment) or one map for all."""
+        maps = embedding_map.maps if isinstance(embedding_map, MemberMaps) else [embedding_map] * len(self.members)
+        outs = [m.predict(q, mirror_average, True, e) for m, e in zip(self.members, maps)]
+        p = torch.stack([o["probs"] for o in outs]).mean(0)
+        if self.temperature != 1.0:
+            p = (p.clamp_min(1e-12).log() / self.temperature).softmax(-1)
+        return dict(probs=p, embedding=outs[0]["embedding"]) if return_embedding else p

@@ -378,7 +378,8 @@ class CheckpointError(ValueError):
 
 
 def load_model(path: str | Path, device: str = "cpu") -> tuple[EmotionWalkNet, dict]:
-    """Rebuild a model from a checkpoint (weights_only=True). Returns (model in eval mode, checkpoint).
+    """Rebuild a model from a checkpoint (weights_only=True). Returns (model in eval mode, checkpoint):
+    an EmotionWalkNet, or a SeedEnsemble when the checkpoint holds `members` (tools/ensemble.py).
 
     Refuses, with a message that says what does not match, a file that is not a checkpoint
     of this format, or one whose emotions, joints or time steps this code cannot use.
@@ -399,6 +400,33 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[EmotionWalkNet, d
         raise CheckpointError(f"{path}: its classes {ck.get('emotions')} are not {list(EMOTIONS)}")
     if list(ck.get("joints", [])) != list(ELMD21.joints):
         raise CheckpointError(f"{path}: its skeleton has {len(ck.get('joints', []))} joints, not ELMD-21")
+    if ck.get("members"):  # a seed ensemble (tools/ensemble.py): members differ in weights and embedding only
+        from .model import MemberMaps, SeedEnsemble
+        if not isinstance(ck["members"], list) or not all(isinstance(m, dict) for m in ck["members"]):
+            raise CheckpointError(f"{path}: corrupt seed ensemble (its members are not checkpoints)")
+        shared = {k: v for k, v in ck.items() if k not in ("members", "calibration")}
+        members = [_build(shared | dict(m), path) for m in ck["members"]]
+        model = SeedEnsemble(members)
+        for key in ("feature_centre", "feature_scale", "rotations", "mirror_average", "video_alignment",
+                    "embedding_stats"):
+            setattr(model, key, getattr(members[0], key))
+        maps = [m.embedding_alignment for m in members]
+        model.embedding_alignment = None if all(e is None for e in maps) else MemberMaps(maps)
+    else:
+        model = _build(ck, path)
+    model.gait = dict(ck.get("gait") or {})  # the gait windows it was trained on (pipeline.run.gait_config)
+    try:
+        model.calibration = dict(ck.get("calibration") or {})
+        model.temperature = float(model.calibration.get("temperature", 1.0))
+        if not model.temperature > 0:
+            raise ValueError("temperature")
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: corrupt calibration ({e})") from None
+    return model.eval().to(device), ck
+
+
+def _build(ck: dict, path: Path) -> EmotionWalkNet:
+    """One network from a (validated) checkpoint dict, without its calibration."""
     mc = dict(ck["model_config"])
     t_gait = (ck.get("gait") or {}).get("T")
     if mc.get("n_classes") != len(EMOTIONS) or (t_gait is not None and int(t_gait) != mc.get("t")):
@@ -417,17 +445,13 @@ def load_model(path: str | Path, device: str = "cpu") -> tuple[EmotionWalkNet, d
     try:
         from pose_lifting.domain import Alignment
         model.video_alignment = Alignment.from_dict(ck["video_alignment"]) if ck.get("video_alignment") else None
-        model.calibration = dict(ck.get("calibration") or {})
-        model.temperature = float(model.calibration.get("temperature", 1.0))
-        if not model.temperature > 0:
-            raise ValueError("temperature")
         model.embedding_stats = dict(ck.get("embedding_stats") or {})
         from .adapt import EmbeddingAlignment
         model.embedding_alignment = (EmbeddingAlignment.from_dict(ck["embedding_alignment"])
                                      if ck.get("embedding_alignment") else None)
     except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: corrupt video alignment, calibration or embedding statistics ({e})") from None
-    return model.eval().to(device), ck
+        raise CheckpointError(f"{path}: corrupt video alignment or embedding statistics ({e})") from None
+    return model
 
 
 def plot_history(history: list[dict], path: str | Path) -> None:

@@ -199,8 +199,8 @@ def analyze(video: str | Path, cfg: RunConfig = RunConfig(), gait_cfg: GaitConfi
             processed, tracks = _flip_passes(one_pass, stop, merge=not cfg.people)
     if loading is not None:
         model, ck = loading.result()
-    if gait_cfg is None:
-        gait_cfg = gait_config(ck)
+    if gait_cfg is None:  # the windows the weights were trained on (load_model keeps them on the model)
+        gait_cfg = gait_config(ck if ck is not None else dict(gait=getattr(model, "gait", None)))
     expected_last = info.n_frames - 1 if frames is None else int(frames[-1])
     missing = expected_last - int(processed[-1])
     if missing > max(2, 0.05 * info.n_frames) and not cfg.allow_truncated:

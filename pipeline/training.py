@@ -147,6 +147,9 @@ def cmd_adapt(a) -> int:
     refuse_overwrite([*a.data, a.weights], [out])
     check_output(out)
     model, ck = _load_weights(a.weights)
+    if ck.get("members"):
+        raise ValueError(f"{a.weights} is a seed ensemble: adapt each member's checkpoint, then build the ensemble "
+                         "again (tools/ensemble.py)")
     gs = GaitSet.concat([dataset.load(p) for p in a.data]) if len(a.data) > 1 else dataset.load(a.data[0])
     vid = gs.subset(np.flatnonzero(gs.corpus == VIDEO_CORPUS))
     if not len(vid):

@@ -432,3 +432,45 @@ def test_the_consistency_loss_steadies_answers_under_frame_noise():
     assert spread(plain) > 0.1, spread(plain)      # the noise does move the plain network's answers
     assert spread(steady) < 0.8 * spread(plain), (spread(steady), spread(plain))
     assert score(steady, held)["mAP"] > score(plain, held)["mAP"] - 0.05  # steadier, not blind
+
+
+def test_a_seed_ensemble_answers_the_mean_of_its_members_calibrated_as_a_whole(tmp_path):
+    import json
+
+    from model import calibration
+    from model.model import SeedEnsemble
+    from tools import calibrate, ensemble
+    gs = tiny_set()
+    for s in (0, 1):
+        train(gs, TrainConfig(steps=2, batch_size=8, eval_every=2, seed=s), ModelConfig(**SMALL), out_dir=tmp_path / f"s{s}")
+    train(gs, TrainConfig(steps=2, batch_size=8, eval_every=2, seed=2, lr=1e-2), ModelConfig(**SMALL), out_dir=tmp_path / "lr")
+    paths = [str(tmp_path / d / "model.pt") for d in ("s0", "s1")]
+    assert ensemble.main([*paths, "-o", str(tmp_path / "ens.pt")]) == 0
+    ens, ck = load_model(tmp_path / "ens.pt")
+    assert isinstance(ens, SeedEnsemble) and len(ens.members) == 2 and ck["train_config"]["seed"] == [0, 1]
+    q = torch.from_numpy(gs.rotations[:6])
+    members = [load_model(p)[0] for p in paths]
+    want = torch.stack([m.predict(q) for m in members]).mean(0)
+    assert torch.allclose(ens.predict(q), want, atol=1e-6)
+    assert not torch.allclose(members[0].predict(q), members[1].predict(q), atol=1e-4)  # the seeds differ
+    # refused: another configuration, the same seed twice, an ensemble as a member
+    assert ensemble.main([paths[0], str(tmp_path / "lr" / "model.pt"), "-o", str(tmp_path / "x.pt")]) == 2
+    assert ensemble.main([paths[0], paths[0], "-o", str(tmp_path / "x.pt")]) == 2
+    assert ensemble.main([paths[0], str(tmp_path / "ens.pt"), "-o", str(tmp_path / "x.pt")]) == 2
+    assert not (tmp_path / "x.pt").exists()
+    # calibrated on the mean of the members' out-of-fold predictions, one result per seed
+    rng = np.random.default_rng(0)
+    labels = np.eye(4)[rng.integers(0, 4, 40)]
+    oofs = [rng.dirichlet(np.ones(4) * 0.5, size=(2, 40)) for _ in range(2)]
+    for s, o in enumerate(oofs):
+        (tmp_path / f"r{s}.json").write_text(json.dumps(dict(labels=labels.tolist(), recordings=[str(i % 8) for i in range(40)],
+                                                             oof_video_like=o.tolist(), seed=s)))
+    rs = [str(tmp_path / f"r{s}.json") for s in (0, 1)]
+    assert calibrate.main([rs[0], "--weights", str(tmp_path / "ens.pt"), "-o", str(tmp_path / "c.pt")]) == 2  # seeds 0 only
+    assert calibrate.main([*rs, "--weights", str(tmp_path / "ens.pt"), "-o", str(tmp_path / "c.pt")]) == 0
+    cal, ck = load_model(tmp_path / "c.pt")
+    mean = np.mean(oofs, axis=0).reshape(-1, 4)
+    t = calibration.fit_temperature(mean, np.tile(labels, (2, 1)))
+    assert cal.temperature == pytest.approx(t, rel=1e-3) and cal.temperature != pytest.approx(1.0, abs=0.05)
+    got = cal.predict(q).numpy()
+    assert np.allclose(got, calibration.apply_temperature(want.numpy(), cal.temperature), atol=1e-5)

@@ -304,3 +304,15 @@ def test_a_lone_walker_cropped_is_followed_as_one_person(tmp_path):
     assert len(an.walkers) == 1, [(p.id, p.reason) for p in an.persons]
     seen = np.isfinite(an.walkers[0].track.world).all((1, 2))
     assert seen.mean() >= 0.9, seen.mean()
+
+
+def test_a_model_passed_in_cuts_the_windows_it_was_trained_on(clips):
+    """analyze(model=...) without gait_cfg: the windows of the checkpoint the model came
+    from (load_model keeps them on it), not the defaults."""
+    from model.train import load_model
+    from pipeline.run import RunConfig, analyze
+    model, ck = load_model(RunConfig().weights)
+    model.gait = dict(ck["gait"], window_s=1.5, hop_s=0.75)
+    an = analyze(clips["one"], RunConfig(people=False, flip=False), model=model)
+    spans = [w.end_s - w.start_s for w in an.main.windows]
+    assert spans and all(abs(s - 1.5) < 0.1 for s in spans), spans

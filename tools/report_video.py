@@ -46,6 +46,7 @@ METHODS = {"taew": "TAEW as shipped (video alignment, video-like training copies
            "taew_no_video_like": "TAEW, without video-like training copies",
            "taew_consistency": "TAEW as shipped + consistency loss on unlabeled video gaits",
            "features_logreg": "Affective features + logistic regression"}
+DERIVED = {"taew_ensemble": "TAEW seed ensemble (the mean of the seeds' fold models)"}  # from taew*.json, not trained
 
 
 N_DRAWS = 3  # corruption draws per test gait: the video-like mAP is their mean
@@ -97,7 +98,7 @@ def fit_predict(method: str, cfg: TrainConfig):
 
     def fp(train_set, tests, fold, harvest):
         from model import adapt
-        model, _ = train(train_set, replace(c, seed=c.seed + fold))
+        model, _ = train(train_set, replace(c, seed=c.seed * 1000 + fold))  # seed 0: folds 0..k-1 as before
         real = model.embedding_alignment
         model.embedding_alignment = None
         out = dict(clean=[predict(model, tests[0])], video_like=[predict(model, t) for t in tests[1]])
@@ -134,12 +135,17 @@ def run_method(method: str, gs: GaitSet, unlabeled: GaitSet, video: GaitSet, cfg
         print(f"  {method} fold {f + 1}/{k}: " + ", ".join(
             f"{name} {mean_average_precision(gs.labels[te], ps)['mAP']:.3f}" for name, ps in got.items()), flush=True)
     labels, recs = gs.labels[lab], gs.subject[lab]
-    out = dict(method=method, seconds=time.perf_counter() - t0, labels=labels.tolist(),
-               recordings=[str(r) for r in recs], n_draws=n_draws)
+    return dict(method=method, seconds=time.perf_counter() - t0) | scored(preds, labels, recs, n_draws)
+
+
+def scored(preds: dict, labels: np.ndarray, recs: np.ndarray, n_draws: int) -> dict:
+    """Out-of-fold predictions {name: (draws, N, C)} -> their mAPs, intervals, drops and calibration."""
+    out = dict(labels=np.asarray(labels).tolist(), recordings=[str(r) for r in recs], n_draws=n_draws)
+    labels, recs = np.asarray(labels), np.asarray(recs)
     clean, video_p = preds["clean"], preds["video_like"]
     for name, p in preds.items():
         out[name] = mean_average_precision(labels, list(p)) | {"ci": bootstrap_map(labels, list(p), recs)}
-        out[f"oof_{name}"] = p.tolist()                   # (draws, N, C); clean has one "draw"
+        out[f"oof_{name}"] = np.asarray(p).tolist()      # (draws, N, C); clean has one "draw"
         if name != "clean":
             out["drop" if name == "video_like" else f"drop_{name}"] = paired_difference(
                 dict(labels=labels, recordings=recs, oof=list(clean)), dict(labels=labels, recordings=recs, oof=list(p)))
@@ -152,13 +158,32 @@ def run_method(method: str, gs: GaitSet, unlabeled: GaitSet, video: GaitSet, cfg
     return out
 
 
+def seed_ensemble(results: list[dict]) -> dict:
+    """report_video results of one method, one per training seed (same folds, gaits and
+    draws) -> the result of their seed ensemble (model.model.SeedEnsemble): per fold, the
+    mean of the seeds' probabilities."""
+    first = results[0]
+    for r in results[1:]:
+        if (r["labels"], r["recordings"], r["n_draws"]) != (first["labels"], first["recordings"], first["n_draws"]):
+            raise ValueError("seed results of other test gaits or draws")
+    names = [k.removeprefix("oof_") for k in first if k.startswith("oof_") and all(k in r for r in results)]
+    preds = {n: np.mean([np.asarray(r[f"oof_{n}"]) for r in results], axis=0) for n in names}
+    return dict(method=f"{first['method']}_ensemble", seeds=[r.get("seed", 0) for r in results],
+                date=max(r.get("date", "") for r in results), video_gaits=first.get("video_gaits"),
+                video_clips=first.get("video_clips"),
+                seconds=sum(r["seconds"] for r in results)) | scored(preds, first["labels"], first["recordings"],
+                                                                      first["n_draws"])
+
+
 def markdown(res: dict, head: str) -> str:
     md = [head, "", "| method | test gaits | " + " | ".join(EMOTIONS) + " | mAP | 95 % interval |", "|---" * 8 + "|"]
     ch = None
-    for m, name in METHODS.items():
+    for m, name in (METHODS | DERIVED).items():
         r = res.get(m)
         if not r:
             continue
+        if "seeds" in r:
+            name += f", seeds {', '.join(map(str, r['seeds']))}"
         ch = chance(np.asarray(r["labels"]))
         for k in ["clean", *EMBEDDING_VARIANTS]:
             if k not in r:
@@ -170,7 +195,7 @@ def markdown(res: dict, head: str) -> str:
         md.append("| chance (class shares) | | " + " | ".join(f"{ch[e]:.3f}" for e in EMOTIONS) + f" | {ch['mAP']:.3f} | |")
     md += ["", "| method | drop clean -> video-like (paired, 95 % interval) | temperature | ECE before | ECE after (cross-fitted) |",
            "|---|---|---|---|---|"]
-    for m, name in METHODS.items():
+    for m, name in (METHODS | DERIVED).items():
         r = res.get(m)
         if r:
             d, c = r["drop"], r["calibration"]
@@ -182,7 +207,8 @@ def markdown(res: dict, head: str) -> str:
                     md.append(f"| {name}, {EMBEDDING_VARIANTS[v].removeprefix('video-like, ')} | "
                               f"{d['diff']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] | | | |")
     for x, y, what in (("taew", "taew_no_video_like", "the network with video-like training copies minus the one without"),
-                       ("taew_consistency", "taew", "the network with the consistency loss minus the one without")):
+                       ("taew_consistency", "taew", "the network with the consistency loss minus the one without"),
+                       ("taew_ensemble", "taew", "the seed ensemble minus its seed-0 member")):
         a, b = res.get(x), res.get(y)
         if not (a and b):
             continue
@@ -205,10 +231,13 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--draws", type=int, default=N_DRAWS, help="corruption draws per test gait")
+    ap.add_argument("--seed", type=int, default=0, help="training seed of the fold models (folds and corruption "
+                                                        "draws do not change); not 0: written to OUT/video/METHOD_seedN.json "
+                                                        "and left out of VIDEO.md (a seed ensemble's calibration reads them)")
     ap.add_argument("--only", help="comma list of methods to run (the others are read from OUT/video/); "
                                    "'-' runs none and rewrites VIDEO.md")
     a = ap.parse_args()
-    cfg = TrainConfig(steps=a.steps, threads=a.threads, eval_every=min(50, a.steps))
+    cfg = TrainConfig(steps=a.steps, threads=a.threads, eval_every=min(50, a.steps), seed=a.seed)
     bandai, eg, video = dataset.load(a.bandai), dataset.load(a.emotion_gait), dataset.load(a.video)
     gs, bandai_unl = protocol_sets(bandai, eg)
     clips = sorted(set(video.recording))
@@ -220,10 +249,13 @@ def main() -> None:
         r = run_method(m, gs, bandai_unl, video, cfg, a.folds, harvest, a.draws) | {
             "train_config": asdict(cfg), "video_noise": VIDEO_NOISE, "date": time.strftime("%Y-%m-%d"),
             "video_gaits": len(video), "video_clips": len(clips)}
-        (out / f"{m}.json").write_text(json.dumps(r))
+        (out / (f"{m}.json" if a.seed == 0 else f"{m}_seed{a.seed}.json")).write_text(json.dumps(r | {"seed": a.seed}))
         print(f"done    {m}: clean {r['clean']['mAP']:.3f}, video-like {r['video_like']['mAP']:.3f} ({r['seconds']:.0f} s)",
               flush=True)
     res = {m: json.loads((out / f"{m}.json").read_text()) for m in METHODS if (out / f"{m}.json").is_file()}
+    seeds = sorted(out.glob("taew_seed*.json"))
+    if "taew" in res and seeds:  # the seed ensemble's protocol figures, from its members' fold models
+        res["taew_ensemble"] = seed_ensemble([res["taew"], *(json.loads(p.read_text()) for p in seeds)])
     head = ("# Video-like protocol and calibration\n\n"
             f"Generated by `python -m tools.report_video {a.bandai} {a.emotion_gait} --video {a.video}` on "
             f"{time.strftime('%Y-%m-%d')}. Protocol pooled-cv-by-subject (Bandai-Namco's {int(bandai.labeled.sum())} "
@@ -235,7 +267,7 @@ def main() -> None:
             f"then run's "
             f"smoothing). Networks: {cfg.steps} steps, unlabeled gaits Bandai-Namco's {len(bandai_unl)} windows and "
             f"{len(video)} harvested video gaits of {len(clips)} clips.")
-    older = [f"{METHODS[m]} ({r.get('date', 'an earlier run')}, {r.get('video_gaits', 'other')} harvested gaits"
+    older = [f"{(METHODS | DERIVED)[m]} ({r.get('date', 'an earlier run')}, {r.get('video_gaits', 'other')} harvested gaits"
              + (f" of {r['video_clips']} clips)" if "video_clips" in r else ")")
              for m, r in res.items() if (r.get("video_gaits"), r.get("video_clips")) != (len(video), len(clips))]
     if older:  # read from OUT/video/, trained on another harvest: said, not hidden
