@@ -238,3 +238,45 @@ def test_kept_walkers_are_answered_as_the_analysis_itself(tmp_path):
     assert len(load_walkers(kept).main.gaits) == len(persons[1].gaits)
     save_walkers("no person found in 12 frames", tmp_path / "bad.npz")
     assert answer(None, str(DEFAULT_WEIGHTS), poses=tmp_path / "bad.npz") == {"error": "no person found in 12 frames"}
+
+
+def test_fast_mode_tool_separates_the_windows_frame_rate_from_the_poses(tmp_path, capsys):
+    """tools.fast_mode: `subsampled` keeps what 10 frames a second hold (a slow motion
+    passes, a 15 Hz jitter does not); fed the reference's own walkers as the fast poses,
+    the fast answer is the reference's; no kept poses is a one-line error."""
+    import json
+
+    from pipeline.run import Analysis, Person, Window
+    from pose_lifting.gait import gaits_from_recording
+    from test_gait import synthetic_walk
+    from tools import fast_mode
+    from tools.video_consistency import _model, poses_file, save_walkers
+
+    t = np.linspace(0, 2, 48)
+    steady = np.broadcast_to((0.3 * t - 0.1)[None, :, None, None], (1, 48, 2, 3))
+    np.testing.assert_allclose(fast_mode.subsample(steady, 2.0), steady, atol=1e-9)
+    flicker = np.broadcast_to((-1.0) ** np.arange(48)[None, :, None, None], (1, 48, 2, 3))
+    extrema = lambda x: int((np.diff(np.sign(np.diff(x[0, :, 0, 0]))) != 0).sum())
+    assert extrema(flicker) == 46 and extrema(fast_mode.subsample(flicker, 2.0)) <= 21  # 21 samples in 2 s
+
+    model, gait_cfg = _model(str(DEFAULT_WEIGHTS))
+    gaits = gaits_from_recording(synthetic_walk(n=120, seed=3), 30.0, gait_cfg)
+    wins = [Window(0, 15 * i, 15 * i + 60, i / 2, i / 2 + 2, [], {"seen": 1.0, "visibility": 0.9, "view": "side"}, True)
+            for i in range(len(gaits))]
+    an = Analysis("walk.mp4", 30.0, 120, 640, 480, None, 1, person=1,
+                  persons=[Person(1, True, "", 0, 119, 0.0, 4.0, (10, 5, 40, 90), 2.0, wins, view="side", gaits=gaits)])
+    video = tmp_path / "walk.mp4"
+    video.write_bytes(b"not posed again")
+    poses = tmp_path / "poses"
+    assert fast_mode.main([str(video), "--poses", str(poses)]) == 2
+    assert "no such folder" in capsys.readouterr().err
+    poses.mkdir()
+    assert fast_mode.main([str(video), "--poses", str(poses)]) == 2
+    assert capsys.readouterr().err.count("\n") == 1
+    for kind in ("reference", "fast"):
+        save_walkers(an, poses_file(poses, video, kind, True, False, str(DEFAULT_WEIGHTS)))
+    out = tmp_path / "fast.json"
+    assert fast_mode.main([str(video), "--poses", str(poses), "--json", str(out)]) == 0
+    s = json.loads(out.read_text())["summary"]
+    assert s["fast"]["agreement"] == 1.0 and s["fast"]["mean_largest_move"] == 0.0
+    assert s["subsampled"]["mean_largest_move"] < 0.1
