@@ -241,9 +241,11 @@ def test_kept_walkers_are_answered_as_the_analysis_itself(tmp_path):
 
 
 def test_fast_mode_tool_separates_the_windows_frame_rate_from_the_poses(tmp_path, capsys):
-    """tools.fast_mode: `subsampled` keeps what 10 frames a second hold (a slow motion
-    passes, a 15 Hz jitter does not); fed the reference's own walkers as the fast poses,
-    the fast answer is the reference's; no kept poses is a one-line error."""
+    """tools.fast_mode: `subsampled` keeps what 10 frames a second hold (a steady motion
+    passes, a flicker at the full rate does not); where the fast run made another walker
+    the main one, the same person (found by place) answers as in the reference; no kept
+    poses is a one-line error."""
+    import copy
     import json
 
     from pipeline.run import Analysis, Person, Window
@@ -273,10 +275,18 @@ def test_fast_mode_tool_separates_the_windows_frame_rate_from_the_poses(tmp_path
     poses.mkdir()
     assert fast_mode.main([str(video), "--poses", str(poses)]) == 2
     assert capsys.readouterr().err.count("\n") == 1
-    for kind in ("reference", "fast"):
-        save_walkers(an, poses_file(poses, video, kind, True, False, str(DEFAULT_WEIGHTS)))
+    save_walkers(an, poses_file(poses, video, "reference", True, False, str(DEFAULT_WEIGHTS)))
+    # the fast run found the same walker, and made another one, elsewhere, its main walker
+    other = gaits_from_recording(synthetic_walk(n=120, seed=11) * np.float32(1.3), 30.0, gait_cfg)
+    fast = copy.deepcopy(an)
+    fast.persons.append(Person(2, True, "", 0, 119, 0.0, 4.0, (400, 200, 60, 120), 2.0, copy.deepcopy(wins),
+                               view="side", gaits=other))
+    fast.person = 2
+    save_walkers(fast, poses_file(poses, video, "fast", True, False, str(DEFAULT_WEIGHTS)))
     out = tmp_path / "fast.json"
     assert fast_mode.main([str(video), "--poses", str(poses), "--json", str(out)]) == 0
-    s = json.loads(out.read_text())["summary"]
-    assert s["fast"]["agreement"] == 1.0 and s["fast"]["mean_largest_move"] == 0.0
+    res = json.loads(out.read_text())
+    s, row = res["summary"], res["clips"][str(video)]
+    assert row["fast"] != row["reference"]  # another walker's answer
+    assert s["fast, same person"]["agreement"] == 1.0 and s["fast, same person"]["mean_largest_move"] == 0.0
     assert s["subsampled"]["mean_largest_move"] < 0.1

@@ -10,7 +10,11 @@ clip, the main walker's clip answer (pipeline.run.classify_walkers) to:
   subsampled: the same windows sampled at 10 frames a second and interpolated back
       linearly to the T steps (what --fast's windows hold at most, with the full-rate
       poses);
-  fast: the poses `run --fast` found (pose on about 10 frames a second).
+  fast: the poses `run --fast` found (pose on about 10 frames a second), its main walker;
+  fast, same person: the fast walker who is the reference's main walker (the one whose
+      region overlaps it most, IoU at least 0.3: video_consistency.same_person's rule), so
+      that a crowd clip whose fast run makes another walker the main one does not count
+      as a pose difference (clips where nobody matches are left out of that row).
 If the subsampled answer keeps the reference's where the real fast one does not, the
 network reads a 10-frames-a-second window as it reads the full one, and what moves the
 fast answer is the pose estimator's output. Printed: agreement with the reference
@@ -49,6 +53,18 @@ def clip_probs(an, model) -> np.ndarray:
     return np.asarray(an.probs, np.float64)
 
 
+def same_walker(an, region) -> np.ndarray | None:
+    """The probabilities of the walker of a classified analysis whose region overlaps
+    `region` most (IoU at least 0.3), None when nobody does."""
+    from tools.video_consistency import _iou
+    best, best_iou = None, 0.3
+    for p in an.walkers:
+        iou = _iou(p.region, region)
+        if p.probs is not None and iou >= best_iou:
+            best, best_iou = p, iou
+    return None if best is None else np.asarray(best.probs, np.float64)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("videos", nargs="*")
@@ -82,6 +98,9 @@ def main(argv=None) -> int:
                 g.positions = subsample(g.positions[None], gait_cfg.window_s)[0]
                 g.rotations = joint_rotations(g.positions, model.rotations)
         out = {k: clip_probs(an, model) for k, an in (("reference", ref), ("subsampled", sub), ("fast", fast))}
+        same = same_walker(fast, ref.main.region)
+        if same is not None:
+            out["fast, same person"] = same
         rows[str(v)] = {k: [round(float(x), 4) for x in p] for k, p in out.items()}
         print(f"{v.name[-40:]:40s} " + "  ".join(f"{k} {np.argmax(p)}:{p.max():.2f}" for k, p in out.items()), flush=True)
     if not rows:
@@ -89,13 +108,16 @@ def main(argv=None) -> int:
               "--poses there first)", file=sys.stderr)
         return 2
     summary = {}
-    for k in ("subsampled", "fast"):
-        ref = np.array([r["reference"] for r in rows.values()])
-        var = np.array([r[k] for r in rows.values()])
-        summary[k] = dict(agreement=round(float(np.mean(ref.argmax(1) == var.argmax(1))), 3),
+    for k in ("subsampled", "fast", "fast, same person"):
+        both = [r for r in rows.values() if k in r]
+        if not both:
+            continue
+        ref = np.array([r["reference"] for r in both])
+        var = np.array([r[k] for r in both])
+        summary[k] = dict(clips=len(both), agreement=round(float(np.mean(ref.argmax(1) == var.argmax(1))), 3),
                           mean_largest_move=round(float(np.abs(var - ref).max(1).mean()), 3),
                           mean_shift=[round(float(x), 3) for x in (var - ref).mean(0)])
-        print(f"{k:10s} agrees with the reference on {100 * summary[k]['agreement']:.0f} % of {len(rows)} clips; "
+        print(f"{k:17s} agrees with the reference on {100 * summary[k]['agreement']:.0f} % of {len(both)} clips; "
               f"mean largest probability move {summary[k]['mean_largest_move']:.3f}")
     if skipped:
         print(f"skipped {len(skipped)} clip(s) without kept poses")
