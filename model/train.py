@@ -115,10 +115,13 @@ def teacher_forcing_at(step: int, cfg: TrainConfig) -> float:
     return max(0.0, 1.0 - step / end) if end > 0 else 0.0
 
 
-def fingerprint(gs: GaitSet, cfg: TrainConfig, model_cfg: ModelConfig) -> str:
-    """What a run depends on: the data (hash of rotations, features, labels, recordings)
-    and both configs. A resume with another fingerprint is refused."""
+def fingerprint(gs: GaitSet, cfg: TrainConfig, model_cfg: ModelConfig, pairs: np.ndarray | None = None) -> str:
+    """What a run depends on: the data (hash of rotations, features, labels, recordings,
+    and the pairs' positions when given) and both configs. A resume with another
+    fingerprint is refused."""
     h = hashlib.sha256()
+    if pairs is not None:
+        h.update(np.ascontiguousarray(pairs, np.float32).tobytes())
     for a in (gs.rotations, gs.features, np.nan_to_num(gs.labels, nan=-1)):
         h.update(np.ascontiguousarray(a).tobytes())
     h.update("\n".join(map(str, gs.recording)).encode())
@@ -146,8 +149,13 @@ def _val_loss(model, q, y, weights, batch: int = 256) -> float:
 
 def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig = ModelConfig(),
           out_dir: str | Path | None = None, progress: bool = False, gait_attrs: dict | None = None,
-          overwrite: bool = False):
+          overwrite: bool = False, pairs: np.ndarray | None = None):
     """Train on a GaitSet holding labeled and unlabeled gaits.
+
+    pairs: (N, T, J, 3) a second pose estimate of each gait (NaN where there is none), for
+    the consistency loss: with cfg.consistency > 0, the unlabeled video gaits that have one
+    are held to answer it as they answer themselves, in place of the noisy copies
+    (tools/pair_consistency.py: the full-rate and the fast poses of one walk).
 
     Returns (model in eval mode, history): history is a list of dicts, one per
     cfg.eval_every steps, of mean training losses, validation loss, lr and teacher forcing.
@@ -204,7 +212,15 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
         row_of[lab_idx] = np.arange(len(lab_idx))
     cons_row, q_cons = np.full(len(gs), -1), None
     cons_idx = unl_idx[gs.corpus[unl_idx] == VIDEO_CORPUS] if cfg.consistency > 0 else np.zeros(0, int)
-    if len(cons_idx):  # cfg.consistency_copies fixed noisy copies of every unlabeled video gait, as `run`
+    if pairs is not None:
+        if len(pairs) != len(gs):
+            raise ValueError(f"pairs: {len(pairs)} rows for {len(gs)} gaits")
+        cons_idx = cons_idx[~np.isnan(pairs[cons_idx]).any(axis=(1, 2, 3))]
+        if len(cons_idx):  # the other estimate, as `run` would hand it over: the same alignment
+            q_cons = torch.from_numpy(align_video_rows(raw.subset(cons_idx).with_positions(
+                pairs[cons_idx].astype(np.float32)), alignment).rotations.astype(np.float32))[None]  # (1, V, T, J, 4)
+            cons_row[cons_idx] = np.arange(len(cons_idx))
+    elif len(cons_idx):  # cfg.consistency_copies fixed noisy copies of every unlabeled video gait, as `run`
         # would hand them over had MediaPipe jittered otherwise: frame noise, run's smoothing, the alignment
         crng = np.random.default_rng(cfg.seed + 2)
         vid_gs = raw.subset(cons_idx)
@@ -232,7 +248,7 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
     history: list[dict] = []
     step, best = 0, (math.inf, 0, None)  # (val loss, step, state dict)
-    fp = fingerprint(gs, cfg, model_cfg)
+    fp = fingerprint(gs, cfg, model_cfg, pairs)
     last = Path(out_dir) / "last.pt" if out_dir else None
     if last is not None and last.is_file():
         ck = torch.load(last, map_location=device, weights_only=True)
@@ -269,7 +285,7 @@ def train(gs: GaitSet, cfg: TrainConfig = TrainConfig(), model_cfg: ModelConfig 
         c = cons_row[bi_np]
         c_use = np.flatnonzero(c >= 0)                       # rows of the batch with noisy copies
         if len(c_use):
-            q_copy = q_cons[rng.integers(0, cfg.consistency_copies, len(c_use)), c[c_use]].to(device)
+            q_copy = q_cons[rng.integers(0, len(q_cons), len(c_use)), c[c_use]].to(device)
         if cfg.mirror:  # emotions do not change in a mirror: half the batch is seen in one
             flip = torch.from_numpy(rng.random(len(bi)) < 0.5).to(device)
             q = torch.where(flip[:, None, None, None], mirror_rotations(q), q)        # (B, T, J, 4)

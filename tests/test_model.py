@@ -474,3 +474,27 @@ def test_a_seed_ensemble_answers_the_mean_of_its_members_calibrated_as_a_whole(t
     assert cal.temperature == pytest.approx(t, rel=1e-3) and cal.temperature != pytest.approx(1.0, abs=0.05)
     got = cal.predict(q).numpy()
     assert np.allclose(got, calibration.apply_temperature(want.numpy(), cal.temperature), atol=1e-5)
+
+
+def test_the_consistency_loss_takes_a_second_pose_estimate_where_one_is_given():
+    """train(pairs=...): the unlabeled video gaits with a second estimate are held to it
+    (the 'cons' term is trained), none without one; the pairs are part of the run's
+    fingerprint; a pairs array of another length is refused."""
+    from model.train import fingerprint
+    from pose_lifting.domain import VIDEO_CORPUS
+    cfg = GaitConfig()
+    lab, vid = posture_set(cfg, n_rec=4, seed=0), posture_set(cfg, n_rec=2, seed=2, lean=0.5)
+    vid.labels[:] = np.nan
+    vid.recording = np.array([f"{VIDEO_CORPUS}:{r}" for r in vid.recording], dtype=vid.recording.dtype)
+    gs = GaitSet.concat([lab, vid])
+    tc = TrainConfig(steps=4, batch_size=8, eval_every=4, threads=1, video_like=0.0, consistency=1.0)
+    none = np.full(gs.positions.shape, np.nan, np.float32)
+    some = none.copy()
+    some[len(lab):] = gs.positions[len(lab):] + np.float32(0.01)
+    _, hist = train(gs, tc, ModelConfig(**SMALL), pairs=some)
+    assert "cons" in hist[-1] and hist[-1]["cons"] > 0
+    _, hist = train(gs, tc, ModelConfig(**SMALL), pairs=none)
+    assert "cons" not in hist[-1]
+    assert fingerprint(gs, tc, ModelConfig(**SMALL), some) != fingerprint(gs, tc, ModelConfig(**SMALL))
+    with pytest.raises(ValueError, match="pairs"):
+        train(gs, tc, ModelConfig(**SMALL), pairs=some[:-1])

@@ -290,3 +290,25 @@ def test_fast_mode_tool_separates_the_windows_frame_rate_from_the_poses(tmp_path
     assert row["fast"] != row["reference"]  # another walker's answer
     assert s["fast, same person"]["agreement"] == 1.0 and s["fast, same person"]["mean_largest_move"] == 0.0
     assert s["subsampled"]["mean_largest_move"] < 0.1
+
+
+def test_pose_pairs_match_the_same_person_by_place_and_windows_by_start():
+    """tools.pair_consistency.pair_windows: the fast walker over the reference walker's
+    place, windows that start within a quarter of a hop; marginal windows are left out."""
+    from types import SimpleNamespace as NS
+
+    from pipeline.run import Analysis, Person, Window
+    from tools.pair_consistency import pair_windows
+
+    def person(pid, region, starts, marginal=()):
+        wins = [Window(0, s, s + 60, s / 30, s / 30 + 2, [], {"marginal": True} if s in marginal else {}, True)
+                for s in starts]
+        gaits = [NS(positions=np.full((48, 21, 3), s, np.float32)) for s in starts]
+        return Person(pid, True, "", 0, 119, 0.0, 4.0, region, 1.0, wins, view="side", gaits=gaits)
+
+    ref = Analysis("a.mp4", 30.0, 120, 640, 480, None, 1, person=1,
+                   persons=[person(1, (100, 50, 40, 120), [0, 15, 30, 45], marginal=(45,))])
+    fast = Analysis("a.mp4", 30.0, 120, 640, 480, None, 3, person=2,
+                    persons=[person(2, (400, 50, 40, 120), [0, 15, 30]), person(3, (104, 52, 40, 118), [0, 18, 45])])
+    got = [(pid, int(g.positions[0, 0, 0]), int(h.positions[0, 0, 0])) for pid, g, h in pair_windows(ref, fast, 15.0)]
+    assert got == [(1, 0, 0), (1, 15, 18)]  # 30: the nearest fast window starts 12 frames off; 45 is marginal
