@@ -36,15 +36,12 @@ FAST_FPS = 10.0
 def subsample(positions: np.ndarray, window_s: float, fps: float = FAST_FPS) -> np.ndarray:
     """(N, T, J, 3) windows of window_s seconds -> the same, sampled at fps and linearly
     interpolated back to the T steps."""
-    n, t = positions.shape[:2]
-    grid = np.linspace(0, window_s, t)
+    from scipy.interpolate import interp1d
+    grid = np.linspace(0, window_s, positions.shape[1])
     coarse = np.arange(0, window_s + 1e-9, 1 / fps)
-    flat = positions.reshape(n, t, -1)
-    out = np.empty_like(flat)
-    for i in range(n):
-        sub = np.stack([np.interp(coarse, grid, flat[i, :, d]) for d in range(flat.shape[2])], 1)
-        out[i] = np.stack([np.interp(grid, coarse, sub[:, d]) for d in range(flat.shape[2])], 1)
-    return out.reshape(positions.shape)
+    sub = interp1d(grid, positions, axis=1)(coarse)
+    back = interp1d(coarse, sub, axis=1, bounds_error=False, fill_value=(sub[:, 0], sub[:, -1]))  # held past the last sample
+    return back(grid).astype(positions.dtype)
 
 
 def clip_probs(an, model) -> np.ndarray:
@@ -53,16 +50,44 @@ def clip_probs(an, model) -> np.ndarray:
     return np.asarray(an.probs, np.float64)
 
 
-def same_walker(an, region) -> np.ndarray | None:
-    """The probabilities of the walker of a classified analysis whose region overlaps
-    `region` most (IoU at least 0.3), None when nobody does."""
+def matching_walker(an, region):
+    """The walker of an analysis whose region overlaps `region` most (IoU at least 0.3,
+    video_consistency.same_person's rule), None when nobody does."""
     from tools.video_consistency import _iou
     best, best_iou = None, 0.3
     for p in an.walkers:
         iou = _iou(p.region, region)
-        if p.probs is not None and iou >= best_iou:
+        if iou >= best_iou:
             best, best_iou = p, iou
-    return None if best is None else np.asarray(best.probs, np.float64)
+    return best
+
+
+def same_walker(an, region) -> np.ndarray | None:
+    """The probabilities of the matching walker (matching_walker) of a classified analysis."""
+    p = matching_walker(an, region)
+    return None if p is None or p.probs is None else np.asarray(p.probs, np.float64)
+
+
+def kept_analyses(videos, poses: Path, weights: str):
+    """Yields (video, reference Analysis, fast Analysis) for the clips whose full-rate and
+    fast walkers `tools/video_consistency.py --poses` kept (both analysed), and
+    (video, None, None) for the others."""
+    from tools import video_consistency as vc
+    for v in videos:
+        files = [vc.poses_file(Path(poses), v, k, True, False, weights) for k in ("reference", "fast")]
+        if all(f is not None and f.is_file() for f in files):
+            ref, fast = (vc.load_walkers(f) for f in files)
+            if not isinstance(ref, str) and not isinstance(fast, str) and ref.main is not None:
+                yield v, ref, fast
+                continue
+        yield v, None, None
+
+
+def agreement(ref: np.ndarray, var: np.ndarray) -> dict:
+    """(N, C) reference and variant clip probabilities -> argmax agreement and the mean
+    largest probability move."""
+    return dict(clips=len(ref), agreement=round(float(np.mean(ref.argmax(1) == var.argmax(1))), 3),
+                mean_largest_move=round(float(np.abs(var - ref).max(1).mean()), 3))
 
 
 def main(argv=None) -> int:
@@ -83,13 +108,8 @@ def main(argv=None) -> int:
     shared = vc.ROOT.parent / "shared" / "media"
     videos = vc.find(a.videos or [str(vc.ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else []))
     rows, skipped = {}, []
-    for v in videos:
-        files = {k: vc.poses_file(Path(a.poses), v, k, True, False, weights) for k in ("reference", "fast")}
-        if not all(f is not None and f.is_file() for f in files.values()):
-            skipped.append(str(v))
-            continue
-        ref, fast = (vc.load_walkers(files[k]) for k in ("reference", "fast"))
-        if isinstance(ref, str) or isinstance(fast, str):
+    for v, ref, fast in kept_analyses(videos, a.poses, weights):
+        if ref is None:
             skipped.append(str(v))
             continue
         sub = copy.deepcopy(ref)
@@ -114,9 +134,7 @@ def main(argv=None) -> int:
             continue
         ref = np.array([r["reference"] for r in both])
         var = np.array([r[k] for r in both])
-        summary[k] = dict(clips=len(both), agreement=round(float(np.mean(ref.argmax(1) == var.argmax(1))), 3),
-                          mean_largest_move=round(float(np.abs(var - ref).max(1).mean()), 3),
-                          mean_shift=[round(float(x), 3) for x in (var - ref).mean(0)])
+        summary[k] = agreement(ref, var) | dict(mean_shift=[round(float(x), 3) for x in (var - ref).mean(0)])
         print(f"{k:17s} agrees with the reference on {100 * summary[k]['agreement']:.0f} % of {len(both)} clips; "
               f"mean largest probability move {summary[k]['mean_largest_move']:.3f}")
     if skipped:

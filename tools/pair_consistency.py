@@ -32,14 +32,10 @@ def pair_windows(ref, fast, hop_frames: float) -> list[tuple]:
     """Two analyses of one clip (pipeline.run.Analysis with gaits) -> [(person id, reference
     gait, fast gait)]: each reference walker's windows (but those short of the stride
     threshold) and the same person's in fast mode that start within a quarter of a hop."""
-    from tools.video_consistency import _iou
+    from tools.fast_mode import matching_walker
     out = []
     for p in ref.walkers:
-        best, best_iou = None, 0.3
-        for q in fast.walkers:
-            iou = _iou(q.region, p.region)
-            if iou >= best_iou:
-                best, best_iou = q, iou
+        best = matching_walker(fast, p.region)
         if best is None:
             continue
         theirs = [(w.start_frame, h) for w, h in zip([w for w in best.windows if w.passed], best.gaits)]
@@ -57,7 +53,7 @@ def pair_set(name: str, ref, pairs: list[tuple]):
     estimate of each)."""
     from pose_lifting.dataset import GaitSet
     from pose_lifting.gait import Gait
-    t, j = pairs[0][1].positions.shape[:2]
+    t = pairs[0][1].positions.shape[0]
     rows = [GaitSet.from_gaits([Gait(g.positions, g.rotations, np.zeros((t, 18), np.float32), 0.0, 0.0)], None,
                                f"video:pairs:{name}:p{pid}", name, ref.fps) for pid, g, _ in pairs]
     gs = GaitSet.concat(rows)  # kept walkers hold positions and rotations: the features from the positions
@@ -73,10 +69,9 @@ def fast_answers(model, ref, fast) -> tuple[np.ndarray, np.ndarray | None]:
 
 
 def summary(rows: list[tuple]) -> dict:
+    from tools.fast_mode import agreement
     ok = [(r, f) for r, f in rows if f is not None]
-    ref, var = np.array([r for r, _ in ok]), np.array([f for _, f in ok])
-    return dict(clips=len(ok), agreement=round(float(np.mean(ref.argmax(1) == var.argmax(1))), 3),
-                mean_largest_move=round(float(np.abs(var - ref).max(1).mean()), 3))
+    return agreement(np.array([r for r, _ in ok]), np.array([f for _, f in ok]))
 
 
 def main(argv=None) -> int:
@@ -101,13 +96,8 @@ def main(argv=None) -> int:
     _, gait_cfg = vc._model(weights)
     shared = vc.ROOT.parent / "shared" / "media"
     videos = vc.find(a.videos or [str(vc.ROOT / "assets" / "sports2d_demo.mp4")] + ([str(shared)] if shared.is_dir() else []))
-    clips = {}
-    for v in videos:
-        files = [vc.poses_file(Path(a.poses), v, k, True, False, weights) for k in ("reference", "fast")]
-        if all(f is not None and f.is_file() for f in files):
-            ref, fast = (vc.load_walkers(f) for f in files)
-            if not isinstance(ref, str) and not isinstance(fast, str) and ref.main is not None:
-                clips[v.name] = (ref, fast)
+    from tools.fast_mode import kept_analyses
+    clips = {v.name: (ref, fast) for v, ref, fast in kept_analyses(videos, a.poses, weights) if ref is not None}
     if len(clips) < 4:
         print(f"error: {len(clips)} clip(s) with kept reference and fast poses in {a.poses}; at least 4 are needed "
               "(run tools/video_consistency.py --variants fast --poses there first)", file=sys.stderr)
@@ -115,7 +105,7 @@ def main(argv=None) -> int:
     names = sorted(clips)
     halves = [names[0::2], names[1::2]]
     base = _load_all(a.data, a.extra)
-    cfg0 = TrainConfig(threads=0) if a.steps is None else TrainConfig(steps=a.steps)
+    cfg0 = TrainConfig() if a.steps is None else TrainConfig(steps=a.steps)
     results = {"with": {}, "without": {}}
     per_clip = {}
     for h, train_clips in enumerate(halves):
