@@ -52,3 +52,34 @@ def test_emotion_gait_import_cli(tmp_path):
     # the order must be given explicitly
     p = run_cli("import-emotion-gait", EMOTION_GAIT / "sample_features.h5", "-o", out)
     assert p.returncode != 0 and "--label-order" in p.stderr
+
+
+def test_tuning_ranks_a_variant_by_its_mean_over_seeds_not_its_luckiest_seed():
+    from tools.tune_video_like import by_variant, parse_variant
+    rows = {}
+    for name, clean, vl in [("consistency=0+seed=0", 0.84, 0.81), ("consistency=0+seed=1", 0.85, 0.77),
+                            ("consistency=0.1+seed=0", 0.81, 0.83), ("consistency=0.1+seed=1", 0.80, 0.70),
+                            ("video_like=0.5", 0.82, 0.80)]:          # an older row, without a seed: the default one
+        rows[name] = dict(config=parse_variant(name), clean=clean, video_like=vl, drop=clean - vl)
+    v = by_variant(rows)
+    assert set(v) == {"consistency=0.0", "consistency=0.1", "video_like=0.5"}
+    assert v["consistency=0.0"]["seeds"] == [0, 1] and v["video_like=0.5"]["seeds"] == [0]
+    assert v["consistency=0.0"]["video_like"] == pytest.approx(0.79)
+    assert v["consistency=0.1"]["drop"] == pytest.approx(0.04)
+    assert max(rows, key=lambda s: rows[s]["video_like"]) == "consistency=0.1+seed=0"   # the luckiest row
+    assert max(v, key=lambda s: v[s]["video_like"]) == "video_like=0.5"              # the best mean
+    with pytest.raises(SystemExit):
+        parse_variant("not_a_field=1")
+
+
+def test_the_video_protocol_trains_each_consistency_method_with_its_own_weight():
+    from model.train import TrainConfig
+    from tools.report_video import CONSISTENCY, METHODS, method_config
+    cfg = TrainConfig()
+    assert method_config("taew", cfg) == cfg
+    assert method_config("taew_no_video_like", cfg).video_like == 0 and method_config("taew_no_video_like", cfg).consistency == 0
+    for m, w in CONSISTENCY.items():
+        assert m in METHODS
+        c = method_config(m, cfg)
+        assert c.consistency == w and c.video_like == cfg.video_like
+    assert len(set(CONSISTENCY.values())) == len(CONSISTENCY) and 0 < min(CONSISTENCY.values()) < 0.001

@@ -22,7 +22,8 @@ pooled protocol: Bandai-Namco and Emotion-Gait together, 5-fold CV grouped by su
   reliability is measured cross-fitted (each subject group's temperature fitted on the
   other groups), so the calibrated ECE is out of sample.
 Methods: the network as shipped (video alignment + video-like training copies), the
-same with the consistency loss on the unlabeled video gaits (TrainConfig.consistency), the
+same with the consistency loss on the unlabeled video gaits (TrainConfig.consistency; at
+weight 1, at 0.1, and at 0.0001 as the control for the random path the loss changes), the
 network without video-like training copies, and affective features + logistic regression.
 """
 from __future__ import annotations
@@ -45,12 +46,18 @@ from pose_lifting.domain import source_alignments, video_like_positions
 METHODS = {"taew": "TAEW as shipped (video alignment, video-like training copies)",
            "taew_no_video_like": "TAEW, without video-like training copies",
            "taew_consistency": "TAEW as shipped + consistency loss on unlabeled video gaits",
+           "taew_consistency_0.1": "TAEW as shipped + consistency loss, weight 0.1",
+           "taew_consistency_0.0001": "TAEW as shipped + consistency loss, weight 0.0001 (a control: the random "
+                                      "path of the loss, not its effect)",
            "features_logreg": "Affective features + logistic regression"}
 DERIVED = {"taew_ensemble": "TAEW seed ensemble (the mean of the seeds' fold models)"}  # from taew*.json, not trained
 
 
 N_DRAWS = 3  # corruption draws per test gait: the video-like mAP is their mean
-CONSISTENCY = 1.0  # the consistency loss's weight (TrainConfig.consistency) of the method that has it
+# the consistency loss's weight (TrainConfig.consistency) of the methods that have it. Turning the loss on
+# changes the training's random path (its copies are drawn from the batch generator and pass through dropout),
+# so weight 0.0001, which does nothing else, is the control a weight is paired with
+CONSISTENCY = {"taew_consistency": 1.0, "taew_consistency_0.1": 0.1, "taew_consistency_0.0001": 0.0001}
 
 
 def video_like_copy(gs: GaitSet, alignments: dict, seed: int = 0) -> GaitSet:
@@ -81,6 +88,13 @@ def video_like_tests(test: GaitSet, alignments: dict, fold: int, n_draws: int = 
     return [video_like_copy(test, alignments, seed=1000 * d + fold) for d in range(n_draws)]
 
 
+def method_config(method: str, cfg: TrainConfig) -> TrainConfig:
+    """The network's training configuration for a method (cfg is the shipped one)."""
+    if method in CONSISTENCY:
+        return replace(cfg, consistency=CONSISTENCY[method])
+    return cfg if method == "taew" else replace(cfg, video_like=0.0)
+
+
 def fit_predict(method: str, cfg: TrainConfig):
     """-> fp(train_set, (clean test, [video-like test draws]), fold, harvest) -> {name: [probs]}.
 
@@ -94,7 +108,7 @@ def fit_predict(method: str, cfg: TrainConfig):
             return dict(clean=[baselines.fit_predict_features(train_set, tests[0], fold)[0]],
                         video_like=[baselines.fit_predict_features(train_set, t, fold)[0] for t in tests[1]])
         return fp
-    c = {"taew": cfg, "taew_consistency": replace(cfg, consistency=CONSISTENCY)}.get(method, replace(cfg, video_like=0.0))
+    c = method_config(method, cfg)
 
     def fp(train_set, tests, fold, harvest):
         from model import adapt
@@ -208,6 +222,10 @@ def markdown(res: dict, head: str) -> str:
                               f"{d['diff']:+.3f} [{d['lo']:+.3f}, {d['hi']:+.3f}] | | | |")
     for x, y, what in (("taew", "taew_no_video_like", "the network with video-like training copies minus the one without"),
                        ("taew_consistency", "taew", "the network with the consistency loss minus the one without"),
+                       ("taew_consistency_0.1", "taew_consistency_0.0001",
+                        "the consistency loss at weight 0.1 minus its control (weight 0.0001, the same random path)"),
+                       ("taew_consistency_0.0001", "taew",
+                        "the control (weight 0.0001) minus the network: what the change of random path alone does"),
                        ("taew_ensemble", "taew", "the seed ensemble minus its seed-0 member")):
         a, b = res.get(x), res.get(y)
         if not (a and b):
@@ -247,7 +265,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     for m in ([] if a.only == "-" else a.only.split(",") if a.only else METHODS):
         r = run_method(m, gs, bandai_unl, video, cfg, a.folds, harvest, a.draws) | {
-            "train_config": asdict(cfg), "video_noise": VIDEO_NOISE, "date": time.strftime("%Y-%m-%d"),
+            "train_config": asdict(method_config(m, cfg)), "video_noise": VIDEO_NOISE, "date": time.strftime("%Y-%m-%d"),
             "video_gaits": len(video), "video_clips": len(clips)}
         (out / (f"{m}.json" if a.seed == 0 else f"{m}_seed{a.seed}.json")).write_text(json.dumps(r | {"seed": a.seed}))
         print(f"done    {m}: clean {r['clean']['mAP']:.3f}, video-like {r['video_like']['mAP']:.3f} ({r['seconds']:.0f} s)",
