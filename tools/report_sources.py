@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from model import baselines
-from model.evaluate import average_precision, chance, cross_validate, cross_validate_method, predict
+from model.evaluate import average_precision, chance, cross_validate_method, predict
 from model.train import TrainConfig, train
 from pose_lifting import dataset
 from pose_lifting.dataset import EMOTIONS, GaitSet
