@@ -2,7 +2,7 @@
 consistency) without touching a test fold.
 
     python -m tools.tune_video_like data/bandai.h5 data/eg.h5 --video data/walks.h5 \
-        [--variants video_like=0.5,video_like=1.0+consistency=2] [--seeds 0,1]
+        [--variants video_like=0.5,video_like=1.0+consistency=2] [--seeds 0 1]
 
 As the project's other defaults were set: on an inner split of the *training* part of the
 first outer fold of the video-like protocol (tools/report_video.py, pooled-cv-by-subject).
@@ -12,7 +12,7 @@ once on the rest and is scored on the held-out subjects, clean and video-like (t
 protocol's corruption, its alignments fitted on the inner training part and the unlabeled
 gaits, N_DRAWS draws). Printed and written to docs/video/tune_video_like.json: per
 variant and training seed, clean and video-like mAP and the drop; then per variant, their
-means over its seeds (`--seeds 0,1` trains every variant once per seed: the split is small,
+means over its seeds (`--seeds 0 1` trains every variant once per seed: the split is small,
 and a seed moves the video-like mAP by several hundredths). The variant with the best mean
 video-like mAP on the inner split is the one to ship; the outer test folds are not read.
 """
@@ -68,8 +68,8 @@ def main() -> None:
     ap.add_argument("--video", required=True)
     ap.add_argument("--variants", default="video_like=0.5,video_like=1.0",
                     help="comma list of variants, each TrainConfig fields joined by '+'")
-    ap.add_argument("--seeds", default=str(TrainConfig.seed),
-                    help="comma list of training seeds; every variant trains once per seed")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[TrainConfig.seed],
+                    help="training seeds (as tools/pair_consistency.py's); every variant trains once per seed")
     ap.add_argument("--steps", type=int, default=TrainConfig.steps)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default="docs/video/tune_video_like.json")
@@ -88,7 +88,7 @@ def main() -> None:
     old = json.loads(Path(a.json).read_text()) if Path(a.json).is_file() else {}
     if old.get("steps") == a.steps and old.get("protocol") == PROTOCOL:  # earlier variants of the same split kept
         rows.update(old.get("rows", {}))
-    for name in [f"{v}+seed={s}" for v in a.variants.split(",") for s in a.seeds.split(",")]:
+    for name in [f"{v}+seed={s}" for v in a.variants.split(",") for s in a.seeds]:
         kw = parse_variant(name)
         t0 = time.perf_counter()
         model, _ = train(train_set, replace(cfg, **kw))
